@@ -1,0 +1,2 @@
+Console.Error.WriteLine("The simulators are not built yet.");
+return 1;

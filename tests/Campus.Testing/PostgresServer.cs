@@ -1,0 +1,83 @@
+using System.Globalization;
+using Npgsql;
+
+namespace Campus.Testing;
+
+/// <summary>
+/// A real PostgreSQL server for tests. ./test.sh starts one and passes its admin connection
+/// string in CAMPUS_TEST_POSTGRES; without it (a plain `dotnet test`), the first use starts a
+/// private server on a free loopback port in a temporary folder and stops it at exit.
+/// Each test class asks for its own database, so tests never share state.
+/// </summary>
+public sealed class PostgresServer
+{
+    public const string EnvironmentVariable = "CAMPUS_TEST_POSTGRES";
+    private static readonly Lazy<Task<PostgresServer>> SharedServer = new(StartSharedAsync);
+    private readonly string _adminConnectionString;
+    private int _databases;
+
+    private PostgresServer(string adminConnectionString) => _adminConnectionString = adminConnectionString;
+
+    public static Task<PostgresServer> GetAsync() => SharedServer.Value;
+
+    /// <summary>Creates an empty database and returns a connection string for it.</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = string.Create(CultureInfo.InvariantCulture,
+            $"{Sanitize(prefix)}_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}_{Guid.NewGuid():N}");
+        name = name[..Math.Min(name.Length, 60)];
+        await using (var conn = new NpgsqlConnection(_adminConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(_adminConnectionString) { Database = name, Pooling = true }.ConnectionString;
+    }
+
+    private static string Sanitize(string prefix)
+    {
+        var chars = prefix.ToLowerInvariant().Where(c => char.IsAsciiLetterOrDigit(c) || c == '_').ToArray();
+        var s = new string(chars);
+        return s.Length == 0 ? "t" : s[..Math.Min(s.Length, 20)];
+    }
+
+    private static async Task<PostgresServer> StartSharedAsync()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnv)) return new PostgresServer(fromEnv);
+
+        var dir = Directory.CreateTempSubdirectory("campus-pg-").FullName;
+        var data = Path.Combine(dir, "data");
+        var port = FreePort.Get();
+        var asRoot = Environment.UserName == "root";
+        string[] Wrap(string tool, params string[] args) =>
+            asRoot ? ["-u", "postgres", "--", Tools.Locate(tool), .. args] : [Tools.Locate(tool), .. args];
+        if (asRoot) await ExternalProcess.RunAsync("chown", ["postgres:postgres", dir]);
+
+        var init = asRoot
+            ? await ExternalProcess.RunAsync("runuser", Wrap("initdb", "-D", data, "-U", "campus", "-A", "trust", "--no-sync"), TimeSpan.FromMinutes(2))
+            : await ExternalProcess.RunAsync("initdb", ["-D", data, "-U", "campus", "-A", "trust", "--no-sync"], TimeSpan.FromMinutes(2));
+        if (init.ExitCode != 0) throw new InvalidOperationException($"initdb failed: {init.Error}{init.Output}");
+
+        var opts = string.Create(CultureInfo.InvariantCulture,
+            $"-p {port} -c listen_addresses=127.0.0.1 -k {dir} -c fsync=off -c max_connections=300");
+        var ctlArgs = new[] { "-D", data, "-l", Path.Combine(dir, "log"), "-o", opts, "-w", "start" };
+        var start = asRoot
+            ? await ExternalProcess.RunAsync("runuser", Wrap("pg_ctl", ctlArgs), TimeSpan.FromMinutes(1))
+            : await ExternalProcess.RunAsync("pg_ctl", ctlArgs, TimeSpan.FromMinutes(1));
+        if (start.ExitCode != 0) throw new InvalidOperationException($"pg_ctl start failed: {start.Error}{start.Output}");
+
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            var stopArgs = new[] { "-D", data, "-m", "immediate", "stop" };
+            var stop = asRoot
+                ? ExternalProcess.RunAsync("runuser", Wrap("pg_ctl", stopArgs))
+                : ExternalProcess.RunAsync("pg_ctl", stopArgs);
+            stop.GetAwaiter().GetResult();
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
+        return new PostgresServer(string.Create(CultureInfo.InvariantCulture,
+            $"Host=127.0.0.1;Port={port};Username=campus;Database=postgres;Pooling=false"));
+    }
+}
