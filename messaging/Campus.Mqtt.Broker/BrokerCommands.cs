@@ -1,0 +1,97 @@
+using System.CommandLine;
+using Campus.Mqtt.Server;
+using Campus.Mqtt.Server.Hosting;
+using Campus.Mqtt.Server.Security;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Campus.Mqtt.Broker;
+
+/// <summary>The command line: run the broker, or add a user to a password file.</summary>
+internal static class BrokerCommands
+{
+    public static RootCommand CreateRootCommand()
+    {
+        var port = new Option<int>("--port", "-p") { Description = "TCP port for plain MQTT.", DefaultValueFactory = _ => 1883 };
+        var bind = new Option<string>("--bind") { Description = "Address to listen on.", DefaultValueFactory = _ => "0.0.0.0" };
+        var allowAnonymous = new Option<bool>("--allow-anonymous") { Description = "Accept clients without a user name." };
+        var passwordFile = new Option<FileInfo?>("--password-file") { Description = "Password file in mosquitto_passwd format." };
+        var aclFile = new Option<FileInfo?>("--acl-file") { Description = "ACL file in Mosquitto's acl_file format." };
+        var tlsPort = new Option<int?>("--tls-port") { Description = "TCP port for MQTT over TLS." };
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate (chain) for the TLS port." };
+        var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key for the TLS port." };
+        var maxPacket = new Option<int?>("--max-packet-size") { Description = "Largest accepted packet in bytes." };
+        var maxQueued = new Option<int?>("--max-queued-messages") { Description = "QoS 1/2 messages kept per session." };
+
+        var root = new RootCommand("Campus MQTT 3.1.1 broker.")
+        {
+            port, bind, allowAnonymous, passwordFile, aclFile, tlsPort, tlsCert, tlsKey, maxPacket, maxQueued,
+        };
+        root.Validators.Add(result =>
+        {
+            if (result.GetValue(tlsPort) is not null && (result.GetValue(tlsCert) is null || result.GetValue(tlsKey) is null))
+                result.AddError("--tls-port needs --tls-cert and --tls-key.");
+        });
+        root.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["Mqtt:Broker:Port"] = parse.GetValue(port).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Mqtt:Broker:BindAddress"] = parse.GetValue(bind),
+                ["Mqtt:Broker:AllowAnonymous"] = parse.GetValue(allowAnonymous) ? "true" : "false",
+                ["Mqtt:Broker:PasswordFile"] = parse.GetValue(passwordFile)?.FullName,
+                ["Mqtt:Broker:AclFile"] = parse.GetValue(aclFile)?.FullName,
+                ["Mqtt:Broker:TlsPort"] = parse.GetValue(tlsPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Mqtt:Broker:TlsCertificateFile"] = parse.GetValue(tlsCert)?.FullName,
+                ["Mqtt:Broker:TlsKeyFile"] = parse.GetValue(tlsKey)?.FullName,
+                ["Mqtt:Broker:MaxPacketSize"] = parse.GetValue(maxPacket)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Mqtt:Broker:MaxQueuedMessagesPerSession"] = parse.GetValue(maxQueued)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            return await RunBrokerAsync(settings, cancellationToken);
+        });
+
+        var file = new Argument<FileInfo>("FILE") { Description = "Password file (created when missing)." };
+        var user = new Argument<string>("USER") { Description = "User name." };
+        var password = new Argument<string>("PASSWORD") { Description = "Password; stored as a salted PBKDF2-SHA512 hash." };
+        var passwd = new Command("passwd", "Add or replace a user in a mosquitto_passwd-format file.") { file, user, password };
+        passwd.SetAction(parse =>
+        {
+            var path = parse.GetValue(file)!.FullName;
+            PasswordFile.AddOrReplace(path, parse.GetValue(user)!, parse.GetValue(password)!);
+            Console.WriteLine($"{parse.GetValue(user)} written to {path}");
+            return 0;
+        });
+        root.Subcommands.Add(passwd);
+        return root;
+    }
+
+    private static async Task<int> RunBrokerAsync(Dictionary<string, string?> settings, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(settings.Where(kv => kv.Value is not null));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Services.AddCampusMqttBroker(builder.Configuration.GetSection(MqttServerOptions.SectionName));
+        using var host = builder.Build();
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or FormatException or InvalidOperationException or System.Net.Sockets.SocketException or Microsoft.Extensions.Options.OptionsValidationException or System.Security.Cryptography.CryptographicException)
+        {
+            Console.Error.WriteLine($"The broker could not start: {e.Message}");
+            return 1;
+        }
+        var server = host.Services.GetRequiredService<MqttServer>();
+        var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MqttServerOptions>>().Value;
+        Console.WriteLine($"Campus MQTT broker listening on {options.BindAddress}:{server.Port}" +
+            (server.TlsPort != 0 ? $" and {options.BindAddress}:{server.TlsPort} (TLS)" : "") + "; Ctrl+C stops it.");
+        await host.WaitForShutdownAsync(CancellationToken.None);
+        return 0;
+    }
+}

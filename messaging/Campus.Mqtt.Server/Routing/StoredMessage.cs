@@ -1,0 +1,38 @@
+using System.Buffers;
+using System.Text;
+
+namespace Campus.Mqtt.Server.Routing;
+
+/// <summary>
+/// A message kept beyond the packet it arrived in: QoS 1/2 deliveries (in flight or queued),
+/// retained messages and wills. Immutable and shared by every session it goes to.
+/// </summary>
+internal sealed class StoredMessage
+{
+    private StoredMessage(string topic, byte[] topicUtf8, byte[] payload, MqttQualityOfServiceLevel qos, bool retain)
+    {
+        Topic = topic;
+        TopicUtf8 = topicUtf8;
+        Payload = payload;
+        QualityOfServiceLevel = qos;
+        Retain = retain;
+    }
+
+    public string Topic { get; }
+    public byte[] TopicUtf8 { get; }
+    public byte[] Payload { get; }
+    public MqttQualityOfServiceLevel QualityOfServiceLevel { get; }
+    public bool Retain { get; }
+    public ReadOnlySequence<byte> PayloadSequence => new(Payload);
+
+    public static StoredMessage Create(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain) =>
+        new(topic, Encoding.UTF8.GetBytes(topic), payload.ToArray(), qos, retain);
+
+    public static StoredMessage Create(ReadOnlySpan<char> topic, ReadOnlySpan<byte> topicUtf8, in ReadOnlySequence<byte> payload, MqttQualityOfServiceLevel qos, bool retain) =>
+        new(topic.ToString(), topicUtf8.ToArray(), payload.ToArray(), qos, retain);
+
+    public StoredMessage WithQos(MqttQualityOfServiceLevel qos, bool retain) =>
+        qos == QualityOfServiceLevel && retain == Retain ? this : new(Topic, TopicUtf8, Payload, qos, retain);
+
+    public MqttApplicationMessage ToApplicationMessage() => new(Topic, Payload, QualityOfServiceLevel, Retain);
+}
