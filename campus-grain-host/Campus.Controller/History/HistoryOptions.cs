@@ -1,0 +1,64 @@
+namespace Campus.Controller.History;
+
+public enum HistoryProvider { InMemory, Sqlite, Postgres }
+
+/// <summary>Options of the history store (section "Campus:History").</summary>
+public sealed class HistoryOptions
+{
+    public const string SectionName = "Campus:History";
+
+    public HistoryProvider Provider { get; set; } = HistoryProvider.Sqlite;
+
+    /// <summary>SQLite: "Data Source=data/history.db"; PostgreSQL: an Npgsql connection string.</summary>
+    public string ConnectionString { get; set; } = "Data Source=data/history.db";
+
+    /// <summary>Writes waiting for a commit before appenders are made to wait (backpressure).</summary>
+    public int QueueCapacity { get; set; } = 50_000;
+
+    /// <summary>Most writes committed in one transaction.</summary>
+    public int MaxBatchSize { get; set; } = 2_000;
+
+    /// <summary>Time zone of schools that were never registered, and of district-wide hourly series.</summary>
+    public string DefaultTimeZoneId { get; set; } = "UTC";
+
+    /// <summary>Time zone that bounds district-wide hourly series; defaults to <see cref="DefaultTimeZoneId"/>.</summary>
+    public string? DistrictTimeZoneId { get; set; }
+
+    /// <summary>
+    /// When a cumulative counter goes down, the new value counts as energy since a reset from zero only if
+    /// it could have been consumed since the previous reading at this power; otherwise the meter was
+    /// replaced by one with another reading, and the new value is only the new baseline.
+    /// </summary>
+    public double MaxPlausiblePowerKw { get; set; } = 2_000;
+
+    /// <summary>A device clock further ahead of the receive time than this is not trusted for bucketing.</summary>
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>SQLite: how long a write waits for a lock held by someone else before failing.</summary>
+    public TimeSpan SqliteBusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>PostgreSQL command timeout.</summary>
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public RetentionOptions Retention { get; set; } = new();
+}
+
+/// <summary>How long rows are kept; null keeps them forever. Rollups are always kept.</summary>
+public sealed class RetentionOptions
+{
+    public TimeSpan? Telemetry { get; set; } = TimeSpan.FromDays(90);
+    public TimeSpan? AccessLog { get; set; } = TimeSpan.FromDays(365);
+    public TimeSpan? AlertHistory { get; set; } = TimeSpan.FromDays(365);
+    /// <summary>The audit log is kept forever unless set.</summary>
+    public TimeSpan? AuditLog { get; set; }
+    /// <summary>Rows deleted per statement, so a purge never holds long locks.</summary>
+    public int ChunkSize { get; set; } = 5_000;
+    /// <summary>How often the retention service purges.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>Rows deleted by one purge, per table.</summary>
+public sealed record PurgeResult(long Telemetry, long AccessLog, long AlertHistory, long AuditLog)
+{
+    public long Total => Telemetry + AccessLog + AlertHistory + AuditLog;
+}

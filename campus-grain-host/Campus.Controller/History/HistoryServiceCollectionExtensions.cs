@@ -1,0 +1,104 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Campus.Controller.History;
+
+public static class HistoryServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="IHistoryStore"/> (and its narrower interfaces) as a singleton built from
+    /// <see cref="HistoryOptions"/>, and a hosted service that initializes it at start and purges by
+    /// retention periodically. Bind the options with
+    /// <c>services.Configure&lt;HistoryOptions&gt;(configuration.GetSection(HistoryOptions.SectionName))</c>.
+    /// </summary>
+    public static IServiceCollection AddCampusHistory(this IServiceCollection services, Action<HistoryOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<HistoryOptions>();
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IHistoryStore>(sp => HistoryStoreFactory.Create(
+            sp.GetRequiredService<IOptions<HistoryOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton<ITelemetryHistory>(sp => sp.GetRequiredService<IHistoryStore>());
+        services.TryAddSingleton<IEnergyHistory>(sp => sp.GetRequiredService<IHistoryStore>());
+        services.TryAddSingleton<IAccessLog>(sp => sp.GetRequiredService<IHistoryStore>());
+        services.TryAddSingleton<IAlertHistory>(sp => sp.GetRequiredService<IHistoryStore>());
+        services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<IHistoryStore>());
+        services.AddHostedService<HistoryHostedService>();
+        return services;
+    }
+}
+
+/// <summary>Creates a history store for the configured provider. Call <see cref="IHistoryStore.InitializeAsync"/> before use.</summary>
+public static class HistoryStoreFactory
+{
+    public static IHistoryStore Create(HistoryOptions options, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        var logger = loggerFactory.CreateLogger("Campus.Controller.History");
+        return options.Provider switch
+        {
+            HistoryProvider.InMemory => new InMemoryHistoryStore(options, time, logger),
+            HistoryProvider.Sqlite or HistoryProvider.Postgres => throw new NotSupportedException($"The {options.Provider} history store is not in this build yet; use InMemory."),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Provider must be InMemory, Sqlite or Postgres."),
+        };
+    }
+}
+
+/// <summary>Initializes the history store when the host starts, then purges old rows every retention interval.</summary>
+internal sealed partial class HistoryHostedService : BackgroundService
+{
+    private readonly IHistoryStore _store;
+    private readonly HistoryOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<HistoryHostedService> _logger;
+
+    public HistoryHostedService(IHistoryStore store, IOptions<HistoryOptions> options, TimeProvider time, ILogger<HistoryHostedService> logger)
+    {
+        _store = store;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.Retention.Interval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await _store.PurgeAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (StorageUnavailableException ex)
+                {
+                    LogPurgeFailed(ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Host is stopping.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "History retention purge skipped: {Reason}")]
+    private partial void LogPurgeFailed(string reason);
+}

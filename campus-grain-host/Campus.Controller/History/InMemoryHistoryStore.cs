@@ -1,0 +1,302 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Campus.Controller.History;
+
+/// <summary>
+/// The history kept in process memory, for unit tests and demos without a database. Same queue, group
+/// commit, rollup logic and query semantics as the SQL stores; "durable" means committed to this object.
+/// </summary>
+internal sealed class InMemoryHistoryStore : HistoryStoreBase
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<(string Device, uint Boot, uint Seq), long> _telemetryKeys = [];
+    private readonly SortedDictionary<long, StoredTelemetry> _telemetry = [];
+    private readonly Dictionary<string, MeterState> _meters = new(StringComparer.Ordinal);
+    private readonly Dictionary<BucketKey, BucketDelta> _hourly = [];
+    private readonly Dictionary<BucketKey, BucketDelta> _daily = [];
+    private readonly HashSet<(string Door, uint Boot, uint Seq)> _accessKeys = [];
+    private readonly SortedDictionary<long, StoredAccessLogEntry> _access = [];
+    private readonly SortedDictionary<long, StoredAlertSnapshot> _alerts = [];
+    private readonly SortedDictionary<long, StoredAuditEntry> _audit = [];
+    private readonly Dictionary<string, SchoolProfile> _schoolRows = new(StringComparer.Ordinal);
+    private readonly RollupBatch _rollup = new();
+    private long _nextId;
+
+    public InMemoryHistoryStore(HistoryOptions options, TimeProvider? time = null, ILogger? logger = null)
+        : base(options, time ?? TimeProvider.System, logger ?? NullLogger.Instance)
+    {
+    }
+
+    /// <summary>When set, every commit and probe fails with this reason, as a storage outage would.</summary>
+    internal string? SimulatedOutage { get; set; }
+
+    protected override Task<IReadOnlyList<SchoolProfile>> InitializeStorageAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<SchoolProfile>>([.. _schoolRows.Values]);
+        }
+    }
+
+    protected override Task StoreSchoolAsync(SchoolProfile profile, CancellationToken cancellationToken)
+    {
+        ThrowIfOutage();
+        lock (_gate)
+        {
+            _schoolRows[profile.SchoolId] = profile;
+        }
+        return Task.CompletedTask;
+    }
+
+    protected override Task ProbeAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfOutage();
+        return Task.CompletedTask;
+    }
+
+    private void ThrowIfOutage()
+    {
+        if (SimulatedOutage is { } reason)
+        {
+            throw new IOException(reason);
+        }
+    }
+
+    protected override Task CommitBatchAsync(List<WriteItem> batch, CancellationToken cancellationToken)
+    {
+        ThrowIfOutage();
+        lock (_gate)
+        {
+            _rollup.Clear();
+            var seen = new HashSet<(string, uint, uint)>();
+            // First decide every outcome, then apply: a commit is all or nothing.
+            foreach (var item in batch)
+            {
+                switch (item.Kind)
+                {
+                    case WriteKind.Telemetry:
+                        var r = item.Telemetry;
+                        var key = (r.DeviceId, r.Boot, r.Seq);
+                        if (_telemetryKeys.ContainsKey(key) || !seen.Add(key))
+                        {
+                            item.Outcome = AppendResult.Duplicate;
+                            break;
+                        }
+                        item.Outcome = AppendResult.Inserted;
+                        MeterState? previous = _rollup.MeterStates.TryGetValue(r.DeviceId, out var s) ? s
+                            : _meters.TryGetValue(r.DeviceId, out s) ? s : null;
+                        Rollup.Apply(r, previous, GetSchoolProfile(r.SchoolId), _rollup);
+                        break;
+                    case WriteKind.Access:
+                        var a = item.Access;
+                        item.Outcome = a.Boot is { } boot && (_accessKeys.Contains((a.DoorId, boot, a.Seq!.Value)) || !seen.Add(("door:" + a.DoorId, boot, a.Seq!.Value)))
+                            ? AppendResult.Duplicate
+                            : AppendResult.Inserted;
+                        break;
+                    default:
+                        item.Outcome = AppendResult.Inserted;
+                        break;
+                }
+            }
+            foreach (var item in batch)
+            {
+                if (item.Outcome != AppendResult.Inserted)
+                {
+                    continue;
+                }
+                var id = ++_nextId;
+                switch (item.Kind)
+                {
+                    case WriteKind.Telemetry:
+                        var r = item.Telemetry;
+                        _telemetryKeys.Add((r.DeviceId, r.Boot, r.Seq), id);
+                        _telemetry.Add(id, new StoredTelemetry(id, r));
+                        break;
+                    case WriteKind.Access:
+                        var a = item.Access;
+                        if (a.Boot is { } boot)
+                        {
+                            _accessKeys.Add((a.DoorId, boot, a.Seq!.Value));
+                        }
+                        _access.Add(id, new StoredAccessLogEntry(id, a));
+                        break;
+                    case WriteKind.Alert:
+                        _alerts.Add(id, new StoredAlertSnapshot(id, item.Alert));
+                        break;
+                    case WriteKind.Audit:
+                        _audit.Add(id, new StoredAuditEntry(id, item.Audit));
+                        break;
+                }
+            }
+            Merge(_hourly, _rollup.Hourly);
+            Merge(_daily, _rollup.Daily);
+            foreach (var (device, state) in _rollup.MeterStates)
+            {
+                _meters[device] = state;
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    private static void Merge(Dictionary<BucketKey, BucketDelta> into, Dictionary<BucketKey, BucketDelta> deltas)
+    {
+        foreach (var (key, delta) in deltas)
+        {
+            if (into.TryGetValue(key, out var row))
+            {
+                row.Add(delta);
+            }
+            else
+            {
+                var copy = new BucketDelta(delta.SchoolId);
+                copy.Add(delta);
+                into.Add(key, copy);
+            }
+        }
+    }
+
+    protected override Task<long> PurgeTableAsync(PurgeTable table, long olderThanMs, int chunkSize, CancellationToken cancellationToken)
+    {
+        ThrowIfOutage();
+        lock (_gate)
+        {
+            long deleted = 0;
+            switch (table)
+            {
+                case PurgeTable.Telemetry:
+                    foreach (var row in _telemetry.Values.Where(t => t.Record.ReceivedAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
+                    {
+                        _telemetry.Remove(row.Id);
+                        _telemetryKeys.Remove((row.Record.DeviceId, row.Record.Boot, row.Record.Seq));
+                        deleted++;
+                    }
+                    break;
+                case PurgeTable.AccessLog:
+                    foreach (var row in _access.Values.Where(t => t.Entry.OccurredAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
+                    {
+                        _access.Remove(row.Id);
+                        if (row.Entry.Boot is { } boot)
+                        {
+                            _accessKeys.Remove((row.Entry.DoorId, boot, row.Entry.Seq!.Value));
+                        }
+                        deleted++;
+                    }
+                    break;
+                case PurgeTable.AlertHistory:
+                    deleted = RemoveOlder(_alerts, a => a.Snapshot.ChangedAt, olderThanMs, chunkSize);
+                    break;
+                case PurgeTable.AuditLog:
+                    deleted = RemoveOlder(_audit, a => a.Entry.At, olderThanMs, chunkSize);
+                    break;
+            }
+            return Task.FromResult(deleted);
+        }
+    }
+
+    private static long RemoveOlder<T>(SortedDictionary<long, T> rows, Func<T, DateTimeOffset> at, long olderThanMs, int chunkSize)
+    {
+        var ids = rows.Where(kv => at(kv.Value).ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).Select(kv => kv.Key).ToList();
+        foreach (var id in ids)
+        {
+            rows.Remove(id);
+        }
+        return ids.Count;
+    }
+
+    protected override Task<List<(long Bucket, BucketDelta Row)>> ReadBucketsAsync(bool hourly, int scope, string? entity, string? schoolId, long from, long toExclusive, CancellationToken cancellationToken)
+    {
+        ThrowIfOutage();
+        lock (_gate)
+        {
+            var sums = new SortedDictionary<long, BucketDelta>();
+            foreach (var (key, row) in hourly ? _hourly : _daily)
+            {
+                if (key.Scope != scope || key.Bucket < from || key.Bucket >= toExclusive
+                    || (entity is not null && key.Entity != entity) || (schoolId is not null && row.SchoolId != schoolId))
+                {
+                    continue;
+                }
+                if (!sums.TryGetValue(key.Bucket, out var sum))
+                {
+                    sums.Add(key.Bucket, sum = new BucketDelta(row.SchoolId));
+                }
+                sum.Add(row);
+            }
+            return Task.FromResult(sums.Select(kv => (kv.Key, kv.Value)).ToList());
+        }
+    }
+
+    protected override Task<List<(string Entity, double AfterHoursKwh, double EnergyKwh)>> ReadRankingAsync(string? schoolId, int fromDay, int toDay, int offset, int limit, CancellationToken cancellationToken)
+    {
+        ThrowIfOutage();
+        lock (_gate)
+        {
+            var scope = schoolId is null ? RollupScope.School : RollupScope.Room;
+            return Task.FromResult(_daily
+                .Where(kv => kv.Key.Scope == scope && kv.Key.Bucket >= fromDay && kv.Key.Bucket <= toDay && (schoolId is null || kv.Value.SchoolId == schoolId))
+                .GroupBy(kv => kv.Key.Entity, StringComparer.Ordinal)
+                .Select(g => (Entity: g.Key, AfterHoursKwh: g.Sum(kv => kv.Value.AfterHoursKwh), EnergyKwh: g.Sum(kv => kv.Value.EnergyKwh)))
+                .OrderByDescending(x => x.AfterHoursKwh).ThenBy(x => x.Entity, StringComparer.Ordinal)
+                .Skip(offset).Take(limit)
+                .ToList());
+        }
+    }
+
+    protected override Task<Page<StoredTelemetry>> ReadTelemetryAsync(TelemetryQuery query, int limit, Cursor? after, CancellationToken cancellationToken)
+    {
+        var from = query.From.ToUnixTimeMilliseconds();
+        var to = query.To.ToUnixTimeMilliseconds();
+        return PageOf(_telemetry, t => t.Record.ReceivedAt, t => t.Id,
+            t => t.Record.SchoolId == query.SchoolId && t.Record.DeviceId == query.DeviceId
+                && t.Record.ReceivedAt.ToUnixTimeMilliseconds() >= from && t.Record.ReceivedAt.ToUnixTimeMilliseconds() < to,
+            limit, after);
+    }
+
+    protected override Task<Page<StoredAccessLogEntry>> ReadAccessLogAsync(AccessLogQuery query, int limit, Cursor? after, CancellationToken cancellationToken) =>
+        PageOf(_access, e => e.Entry.OccurredAt, e => e.Id,
+            e => (query.SchoolId is null || e.Entry.SchoolId == query.SchoolId)
+                && (query.DoorId is null || e.Entry.DoorId == query.DoorId)
+                && (query.PersonId is null || e.Entry.PersonId == query.PersonId)
+                && InRange(e.Entry.OccurredAt, query.From, query.To),
+            limit, after);
+
+    protected override Task<Page<StoredAlertSnapshot>> ReadAlertHistoryAsync(AlertHistoryQuery query, int limit, Cursor? after, CancellationToken cancellationToken) =>
+        PageOf(_alerts, a => a.Snapshot.ChangedAt, a => a.Id,
+            a => (query.SchoolId is null || a.Snapshot.SchoolId == query.SchoolId)
+                && (query.AlertId is null || a.Snapshot.AlertId == query.AlertId)
+                && InRange(a.Snapshot.ChangedAt, query.From, query.To),
+            limit, after);
+
+    protected override Task<Page<StoredAuditEntry>> ReadAuditLogAsync(AuditLogQuery query, int limit, Cursor? after, CancellationToken cancellationToken) =>
+        PageOf(_audit, a => a.Entry.At, a => a.Id,
+            a => (query.SchoolId is null || a.Entry.SchoolId == query.SchoolId)
+                && (query.Actor is null || a.Entry.Actor == query.Actor)
+                && InRange(a.Entry.At, query.From, query.To),
+            limit, after);
+
+    private static bool InRange(DateTimeOffset at, DateTimeOffset? from, DateTimeOffset? to) =>
+        (from is null || at >= from) && (to is null || at < to);
+
+    private Task<Page<T>> PageOf<T>(SortedDictionary<long, T> rows, Func<T, DateTimeOffset> at, Func<T, long> id, Func<T, bool> match, int limit, Cursor? after)
+    {
+        ThrowIfOutage();
+        lock (_gate)
+        {
+            var items = rows.Values
+                .Where(match)
+                .Select(r => (Row: r, At: at(r).ToUnixTimeMilliseconds(), Id: id(r)))
+                .Where(x => after is not { } c || x.At < c.AtMs || (x.At == c.AtMs && x.Id < c.Id))
+                .OrderByDescending(x => x.At).ThenByDescending(x => x.Id)
+                .Take(limit + 1)
+                .ToList();
+            var more = items.Count > limit;
+            if (more)
+            {
+                items.RemoveAt(limit);
+            }
+            var next = more ? Cursor.Format(items[^1].At, items[^1].Id) : null;
+            return Task.FromResult(new Page<T>([.. items.Select(x => x.Row)], next));
+        }
+    }
+}
