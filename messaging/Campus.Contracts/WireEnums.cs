@@ -211,6 +211,20 @@ internal static class WireEnumTable<T> where T : struct, Enum
 {
     public static readonly string?[] Names = WireNames.Of(typeof(T));
     public static readonly byte[][] Utf8 = Array.ConvertAll(Names, n => n is null ? [] : Encoding.UTF8.GetBytes(n));
+
+    /// <summary>The value whose wire name the reader's current string token holds (escapes allowed); Unknown otherwise.</summary>
+    public static T Match(ref Utf8JsonReader reader)
+    {
+        var names = Utf8;
+        for (var i = 1; i < names.Length; i++)
+        {
+            if (reader.ValueTextEquals(names[i]))
+            {
+                return Unsafe.BitCast<int, T>(i);
+            }
+        }
+        return default;
+    }
 }
 
 /// <summary>
@@ -225,15 +239,7 @@ internal sealed class WireEnumConverter<T> : JsonConverter<T> where T : struct, 
         {
             throw new JsonException($"Expected a string for {typeof(T).Name}.");
         }
-        var names = WireEnumTable<T>.Utf8;
-        for (var i = 1; i < names.Length; i++)
-        {
-            if (reader.ValueTextEquals(names[i]))
-            {
-                return Unsafe.BitCast<int, T>(i);
-            }
-        }
-        return default;
+        return WireEnumTable<T>.Match(ref reader);
     }
 
     public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options)
