@@ -36,7 +36,8 @@ internal static class TopicMatch
     /// </summary>
     public static bool Covers(ReadOnlySpan<char> outer, ReadOnlySpan<char> inner)
     {
-        if (inner.Length > 0 && inner[0] != '$' && outer.Length > 0 && outer[0] == '$') return false;
+        // A wildcard first level never reaches '$' topics.
+        if (inner.Length > 0 && inner[0] == '$' && outer.Length > 0 && outer[0] is '+' or '#') return false;
         while (true)
         {
             var os = outer.IndexOf('/');

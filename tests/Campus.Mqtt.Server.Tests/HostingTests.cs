@@ -1,0 +1,40 @@
+using Campus.Mqtt.Protocol;
+using Campus.Mqtt.Server.Hosting;
+using Campus.Mqtt.Server.Tests.Support;
+using Campus.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Campus.Mqtt.Server.Tests;
+
+public sealed class HostingTests
+{
+    [Fact]
+    public async Task Hosted_broker_binds_its_options_from_the_mqtt_broker_section_and_stops_with_the_host()
+    {
+        var port = FreePort.Get();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mqtt:Broker:BindAddress"] = "127.0.0.1",
+            ["Mqtt:Broker:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Mqtt:Broker:AllowAnonymous"] = "true",
+            ["Mqtt:Broker:MaxQueuedMessagesPerSession"] = "7",
+        });
+        builder.Services.AddCampusMqttBroker(builder.Configuration.GetSection(MqttServerOptions.SectionName));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var server = host.Services.GetRequiredService<MqttServer>();
+        Assert.Equal(port, server.Port);
+        Assert.Equal(7, server.Core.Options.MaxQueuedMessagesPerSession);
+
+        await using var client = await RawMqttClient.ConnectAsync(port, "hosted");
+        await client.PingAsync();
+        await client.ExpectAsync(MqttPacketType.PingResp);
+
+        await host.StopAsync();
+        await client.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(server.IsStarted);
+    }
+}
