@@ -9,23 +9,14 @@ namespace Campus.Controller.History;
 /// </summary>
 internal sealed class InMemoryHistoryStore : HistoryStoreBase
 {
-    private readonly object _gate = new();
-    private readonly Dictionary<(string Device, uint Boot, uint Seq), long> _telemetryKeys = [];
-    private readonly SortedDictionary<long, StoredTelemetry> _telemetry = [];
-    private readonly Dictionary<string, MeterState> _meters = new(StringComparer.Ordinal);
-    private readonly Dictionary<BucketKey, BucketDelta> _hourly = [];
-    private readonly Dictionary<BucketKey, BucketDelta> _daily = [];
-    private readonly HashSet<(string Door, uint Boot, uint Seq)> _accessKeys = [];
-    private readonly SortedDictionary<long, StoredAccessLogEntry> _access = [];
-    private readonly SortedDictionary<long, StoredAlertSnapshot> _alerts = [];
-    private readonly SortedDictionary<long, StoredAuditEntry> _audit = [];
-    private readonly Dictionary<string, SchoolProfile> _schoolRows = new(StringComparer.Ordinal);
+    private readonly InMemoryHistoryDatabase _db;
     private readonly RollupBatch _rollup = new();
-    private long _nextId;
 
-    public InMemoryHistoryStore(HistoryOptions options, TimeProvider? time = null, ILogger? logger = null)
+    /// <param name="database">The data to work on; a new store on the same database sees what an earlier one committed.</param>
+    public InMemoryHistoryStore(HistoryOptions options, TimeProvider? time = null, ILogger? logger = null, InMemoryHistoryDatabase? database = null)
         : base(options, time ?? TimeProvider.System, logger ?? NullLogger.Instance)
     {
+        _db = database ?? new InMemoryHistoryDatabase();
     }
 
     /// <summary>When set, every commit and probe fails with this reason, as a storage outage would.</summary>
@@ -33,18 +24,18 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
 
     protected override Task<IReadOnlyList<SchoolProfile>> InitializeStorageAsync(CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (_db.Gate)
         {
-            return Task.FromResult<IReadOnlyList<SchoolProfile>>([.. _schoolRows.Values]);
+            return Task.FromResult<IReadOnlyList<SchoolProfile>>([.. _db.SchoolRows.Values]);
         }
     }
 
     protected override Task StoreSchoolAsync(SchoolProfile profile, CancellationToken cancellationToken)
     {
         ThrowIfOutage();
-        lock (_gate)
+        lock (_db.Gate)
         {
-            _schoolRows[profile.SchoolId] = profile;
+            _db.SchoolRows[profile.SchoolId] = profile;
         }
         return Task.CompletedTask;
     }
@@ -66,7 +57,7 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     protected override Task CommitBatchAsync(List<WriteItem> batch, CancellationToken cancellationToken)
     {
         ThrowIfOutage();
-        lock (_gate)
+        lock (_db.Gate)
         {
             _rollup.Clear();
             var seen = new HashSet<(string, uint, uint)>();
@@ -78,19 +69,19 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
                     case WriteKind.Telemetry:
                         var r = item.Telemetry;
                         var key = (r.DeviceId, r.Boot, r.Seq);
-                        if (_telemetryKeys.ContainsKey(key) || !seen.Add(key))
+                        if (_db.TelemetryKeys.ContainsKey(key) || !seen.Add(key))
                         {
                             item.Outcome = AppendResult.Duplicate;
                             break;
                         }
                         item.Outcome = AppendResult.Inserted;
                         MeterState? previous = _rollup.MeterStates.TryGetValue(r.DeviceId, out var s) ? s
-                            : _meters.TryGetValue(r.DeviceId, out s) ? s : null;
+                            : _db.Meters.TryGetValue(r.DeviceId, out s) ? s : null;
                         Rollup.Apply(r, previous, GetSchoolProfile(r.SchoolId), _rollup);
                         break;
                     case WriteKind.Access:
                         var a = item.Access;
-                        item.Outcome = a.Boot is { } boot && (_accessKeys.Contains((a.DoorId, boot, a.Seq!.Value)) || !seen.Add(("door:" + a.DoorId, boot, a.Seq!.Value)))
+                        item.Outcome = a.Boot is { } boot && (_db.AccessKeys.Contains((a.DoorId, boot, a.Seq!.Value)) || !seen.Add(("door:" + a.DoorId, boot, a.Seq!.Value)))
                             ? AppendResult.Duplicate
                             : AppendResult.Inserted;
                         break;
@@ -105,35 +96,35 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
                 {
                     continue;
                 }
-                var id = ++_nextId;
+                var id = ++_db.NextId;
                 switch (item.Kind)
                 {
                     case WriteKind.Telemetry:
                         var r = item.Telemetry;
-                        _telemetryKeys.Add((r.DeviceId, r.Boot, r.Seq), id);
-                        _telemetry.Add(id, new StoredTelemetry(id, r));
+                        _db.TelemetryKeys.Add((r.DeviceId, r.Boot, r.Seq), id);
+                        _db.Telemetry.Add(id, new StoredTelemetry(id, r));
                         break;
                     case WriteKind.Access:
                         var a = item.Access;
                         if (a.Boot is { } boot)
                         {
-                            _accessKeys.Add((a.DoorId, boot, a.Seq!.Value));
+                            _db.AccessKeys.Add((a.DoorId, boot, a.Seq!.Value));
                         }
-                        _access.Add(id, new StoredAccessLogEntry(id, a));
+                        _db.Access.Add(id, new StoredAccessLogEntry(id, a));
                         break;
                     case WriteKind.Alert:
-                        _alerts.Add(id, new StoredAlertSnapshot(id, item.Alert));
+                        _db.Alerts.Add(id, new StoredAlertSnapshot(id, item.Alert));
                         break;
                     case WriteKind.Audit:
-                        _audit.Add(id, new StoredAuditEntry(id, item.Audit));
+                        _db.Audit.Add(id, new StoredAuditEntry(id, item.Audit));
                         break;
                 }
             }
-            Merge(_hourly, _rollup.Hourly);
-            Merge(_daily, _rollup.Daily);
+            Merge(_db.Hourly, _rollup.Hourly);
+            Merge(_db.Daily, _rollup.Daily);
             foreach (var (device, state) in _rollup.MeterStates)
             {
-                _meters[device] = state;
+                _db.Meters[device] = state;
             }
         }
         return Task.CompletedTask;
@@ -159,35 +150,35 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     protected override Task<long> PurgeTableAsync(PurgeTable table, long olderThanMs, int chunkSize, CancellationToken cancellationToken)
     {
         ThrowIfOutage();
-        lock (_gate)
+        lock (_db.Gate)
         {
             long deleted = 0;
             switch (table)
             {
                 case PurgeTable.Telemetry:
-                    foreach (var row in _telemetry.Values.Where(t => t.Record.ReceivedAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
+                    foreach (var row in _db.Telemetry.Values.Where(t => t.Record.ReceivedAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
                     {
-                        _telemetry.Remove(row.Id);
-                        _telemetryKeys.Remove((row.Record.DeviceId, row.Record.Boot, row.Record.Seq));
+                        _db.Telemetry.Remove(row.Id);
+                        _db.TelemetryKeys.Remove((row.Record.DeviceId, row.Record.Boot, row.Record.Seq));
                         deleted++;
                     }
                     break;
                 case PurgeTable.AccessLog:
-                    foreach (var row in _access.Values.Where(t => t.Entry.OccurredAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
+                    foreach (var row in _db.Access.Values.Where(t => t.Entry.OccurredAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
                     {
-                        _access.Remove(row.Id);
+                        _db.Access.Remove(row.Id);
                         if (row.Entry.Boot is { } boot)
                         {
-                            _accessKeys.Remove((row.Entry.DoorId, boot, row.Entry.Seq!.Value));
+                            _db.AccessKeys.Remove((row.Entry.DoorId, boot, row.Entry.Seq!.Value));
                         }
                         deleted++;
                     }
                     break;
                 case PurgeTable.AlertHistory:
-                    deleted = RemoveOlder(_alerts, a => a.Snapshot.ChangedAt, olderThanMs, chunkSize);
+                    deleted = RemoveOlder(_db.Alerts, a => a.Snapshot.ChangedAt, olderThanMs, chunkSize);
                     break;
                 case PurgeTable.AuditLog:
-                    deleted = RemoveOlder(_audit, a => a.Entry.At, olderThanMs, chunkSize);
+                    deleted = RemoveOlder(_db.Audit, a => a.Entry.At, olderThanMs, chunkSize);
                     break;
             }
             return Task.FromResult(deleted);
@@ -207,10 +198,10 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     protected override Task<List<(long Bucket, BucketDelta Row)>> ReadBucketsAsync(bool hourly, int scope, string? entity, string? schoolId, long from, long toExclusive, CancellationToken cancellationToken)
     {
         ThrowIfOutage();
-        lock (_gate)
+        lock (_db.Gate)
         {
             var sums = new SortedDictionary<long, BucketDelta>();
-            foreach (var (key, row) in hourly ? _hourly : _daily)
+            foreach (var (key, row) in hourly ? _db.Hourly : _db.Daily)
             {
                 if (key.Scope != scope || key.Bucket < from || key.Bucket >= toExclusive
                     || (entity is not null && key.Entity != entity) || (schoolId is not null && row.SchoolId != schoolId))
@@ -230,10 +221,10 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     protected override Task<List<(string Entity, double AfterHoursKwh, double EnergyKwh)>> ReadRankingAsync(string? schoolId, int fromDay, int toDay, int offset, int limit, CancellationToken cancellationToken)
     {
         ThrowIfOutage();
-        lock (_gate)
+        lock (_db.Gate)
         {
             var scope = schoolId is null ? RollupScope.School : RollupScope.Room;
-            return Task.FromResult(_daily
+            return Task.FromResult(_db.Daily
                 .Where(kv => kv.Key.Scope == scope && kv.Key.Bucket >= fromDay && kv.Key.Bucket <= toDay && (schoolId is null || kv.Value.SchoolId == schoolId))
                 .GroupBy(kv => kv.Key.Entity, StringComparer.Ordinal)
                 .Select(g => (Entity: g.Key, AfterHoursKwh: g.Sum(kv => kv.Value.AfterHoursKwh), EnergyKwh: g.Sum(kv => kv.Value.EnergyKwh)))
@@ -247,14 +238,14 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     {
         var from = query.From.ToUnixTimeMilliseconds();
         var to = query.To.ToUnixTimeMilliseconds();
-        return PageOf(_telemetry, t => t.Record.ReceivedAt, t => t.Id,
+        return PageOf(_db.Telemetry, t => t.Record.ReceivedAt, t => t.Id,
             t => t.Record.SchoolId == query.SchoolId && t.Record.DeviceId == query.DeviceId
                 && t.Record.ReceivedAt.ToUnixTimeMilliseconds() >= from && t.Record.ReceivedAt.ToUnixTimeMilliseconds() < to,
             limit, after);
     }
 
     protected override Task<Page<StoredAccessLogEntry>> ReadAccessLogAsync(AccessLogQuery query, int limit, Cursor? after, CancellationToken cancellationToken) =>
-        PageOf(_access, e => e.Entry.OccurredAt, e => e.Id,
+        PageOf(_db.Access, e => e.Entry.OccurredAt, e => e.Id,
             e => (query.SchoolId is null || e.Entry.SchoolId == query.SchoolId)
                 && (query.DoorId is null || e.Entry.DoorId == query.DoorId)
                 && (query.PersonId is null || e.Entry.PersonId == query.PersonId)
@@ -262,14 +253,14 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
             limit, after);
 
     protected override Task<Page<StoredAlertSnapshot>> ReadAlertHistoryAsync(AlertHistoryQuery query, int limit, Cursor? after, CancellationToken cancellationToken) =>
-        PageOf(_alerts, a => a.Snapshot.ChangedAt, a => a.Id,
+        PageOf(_db.Alerts, a => a.Snapshot.ChangedAt, a => a.Id,
             a => (query.SchoolId is null || a.Snapshot.SchoolId == query.SchoolId)
                 && (query.AlertId is null || a.Snapshot.AlertId == query.AlertId)
                 && InRange(a.Snapshot.ChangedAt, query.From, query.To),
             limit, after);
 
     protected override Task<Page<StoredAuditEntry>> ReadAuditLogAsync(AuditLogQuery query, int limit, Cursor? after, CancellationToken cancellationToken) =>
-        PageOf(_audit, a => a.Entry.At, a => a.Id,
+        PageOf(_db.Audit, a => a.Entry.At, a => a.Id,
             a => (query.SchoolId is null || a.Entry.SchoolId == query.SchoolId)
                 && (query.Actor is null || a.Entry.Actor == query.Actor)
                 && InRange(a.Entry.At, query.From, query.To),
@@ -281,7 +272,7 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     private Task<Page<T>> PageOf<T>(SortedDictionary<long, T> rows, Func<T, DateTimeOffset> at, Func<T, long> id, Func<T, bool> match, int limit, Cursor? after)
     {
         ThrowIfOutage();
-        lock (_gate)
+        lock (_db.Gate)
         {
             var items = rows.Values
                 .Where(match)
@@ -299,4 +290,21 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
             return Task.FromResult(new Page<T>([.. items.Select(x => x.Row)], next));
         }
     }
+}
+
+/// <summary>The rows of an in-memory history; outlives a store, like a database file does.</summary>
+internal sealed class InMemoryHistoryDatabase
+{
+    public object Gate { get; } = new();
+    public Dictionary<(string Device, uint Boot, uint Seq), long> TelemetryKeys { get; } = [];
+    public SortedDictionary<long, StoredTelemetry> Telemetry { get; } = [];
+    public Dictionary<string, MeterState> Meters { get; } = new(StringComparer.Ordinal);
+    public Dictionary<BucketKey, BucketDelta> Hourly { get; } = [];
+    public Dictionary<BucketKey, BucketDelta> Daily { get; } = [];
+    public HashSet<(string Door, uint Boot, uint Seq)> AccessKeys { get; } = [];
+    public SortedDictionary<long, StoredAccessLogEntry> Access { get; } = [];
+    public SortedDictionary<long, StoredAlertSnapshot> Alerts { get; } = [];
+    public SortedDictionary<long, StoredAuditEntry> Audit { get; } = [];
+    public Dictionary<string, SchoolProfile> SchoolRows { get; } = new(StringComparer.Ordinal);
+    public long NextId { get; set; }
 }
