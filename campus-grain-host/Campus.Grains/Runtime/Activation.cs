@@ -1,0 +1,436 @@
+using Campus.Grains.Invocation;
+using Campus.Grains.Storage;
+using Campus.Grains.Timers;
+using Microsoft.Extensions.Logging;
+
+namespace Campus.Grains.Runtime;
+
+internal enum ActivationState
+{
+    Activating,
+    Valid,
+    Deactivating,
+    Invalid,
+}
+
+/// <summary>
+/// One live instance of a grain and its turn scheduler.
+/// <para>
+/// Requests wait in a FIFO queue and start one at a time (non-reentrant) or whenever no code of the
+/// grain is running (reentrant / [AlwaysInterleave]). The activation is also the
+/// <see cref="SynchronizationContext"/> of its turns: continuations after an await inside grain code
+/// are posted here and run one at a time, so grain code never runs on two threads at once and needs
+/// no locks. The fast path: when the activation is idle and the caller is not inside a grain turn,
+/// the call runs inline on the caller's thread, with no queueing and no allocation.
+/// </para>
+/// </summary>
+internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
+{
+    [ThreadStatic] internal static Activation? Constructing;
+
+    private const int DrainBatch = 64;
+
+    internal readonly GrainRuntime Runtime;
+    internal readonly GrainId Id;
+    internal readonly GrainClassInfo? Class;   // null for observer targets
+    private readonly Lock _gate = new();
+    private object? _grain;
+    private volatile ActivationState _state;
+    private bool _executing;                    // a thread is running code of this activation
+    private int _activeRequests;                // requests started and not finished
+    private bool _deactivationStarted;
+    private DeactivationReason _deactivationReason;
+    private Queue<WorkItem>? _requests;
+    private Queue<WorkItem>? _interleaved;      // [AlwaysInterleave] calls: may pass queued requests
+    private Queue<(SendOrPostCallback Callback, object? State)>? _segments;
+    private List<GrainTimer>? _timers;
+    private long _lastUsed;                     // UTC ticks, coarse (collector quantum)
+    private long _keepAliveUntil;               // UTC ticks
+    private TaskCompletionSource? _deactivated;
+
+    internal Activation(GrainRuntime runtime, GrainId id, GrainClassInfo? grainClass)
+    {
+        Runtime = runtime;
+        Id = id;
+        Class = grainClass;
+        _state = ActivationState.Activating;
+        _lastUsed = runtime.CoarseNow;
+        // The activation turn counts as a running request: nothing else starts, and deactivation waits for it.
+        _activeRequests = grainClass is null ? 0 : 1;
+    }
+
+    /// <summary>An observer target: a plain object, valid at once, never collected.</summary>
+    internal static Activation ForObserver(GrainRuntime runtime, GrainId id, object target)
+    {
+        var a = new Activation(runtime, id, null) { _grain = target };
+        a._state = ActivationState.Valid;
+        return a;
+    }
+
+    internal bool IsInvalid => _state == ActivationState.Invalid;
+    internal bool IsValid => _state == ActivationState.Valid;
+    internal object? GrainInstance => _grain;
+    private bool Reentrant => Class?.Reentrant == true;
+
+    // ---------------------------------------------------------------- calls
+
+    internal ValueTask<TResult> Invoke<TInvoker, TResult>(TInvoker invoker) where TInvoker : struct, IGrainInvoker<TResult>
+    {
+        var previous = SynchronizationContext.Current;
+        if (previous is not Activation && TryEnterInline(invoker.AlwaysInterleave))
+        {
+            Runtime.Metrics.CountCall();
+            ValueTask<TResult> result;
+            SetSynchronizationContext(this);
+            try
+            {
+                result = invoker.Invoke(_grain!);
+            }
+            catch (Exception ex)
+            {
+                result = ValueTask.FromException<TResult>(ex);
+            }
+            finally
+            {
+                SetSynchronizationContext(previous);
+            }
+
+            if (result.IsCompleted)
+            {
+                ExitInline(requestFinished: true);
+                return result;
+            }
+
+            // The grain awaits something: the request stays active until that completes.
+            var pending = new RequestItem<TInvoker, TResult>(this, invoker);
+            Runtime.Timeouts.Track(pending);
+            ExitInline(requestFinished: false);
+            pending.WaitFor(this, result);
+            return pending.AsValueTask();
+        }
+        return InvokeQueued<TInvoker, TResult>(invoker);
+    }
+
+    private ValueTask<TResult> InvokeQueued<TInvoker, TResult>(TInvoker invoker) where TInvoker : struct, IGrainInvoker<TResult>
+    {
+        var item = new RequestItem<TInvoker, TResult>(this, invoker);
+        Runtime.Timeouts.Track(item);
+        Runtime.Metrics.CountCall();
+        Runtime.Dispatch(item, this);
+        return item.AsValueTask();
+    }
+
+    private bool TryEnterInline(bool interleave)
+    {
+        lock (_gate)
+        {
+            if (_state != ActivationState.Valid || _executing
+                || (_activeRequests != 0 && !Reentrant && !interleave)
+                || (interleave ? _interleaved is { Count: > 0 } : _requests is { Count: > 0 })
+                || _segments is { Count: > 0 })
+                return false;
+            _executing = true;
+            _activeRequests++;
+            _lastUsed = Runtime.CoarseNow;
+            return true;
+        }
+    }
+
+    private void ExitInline(bool requestFinished)
+    {
+        bool schedule;
+        lock (_gate)
+        {
+            _executing = false;
+            if (requestFinished) _activeRequests--;
+            schedule = TryClaimExecution();
+        }
+        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>Queues a request; false when this activation is gone (the caller re-resolves).</summary>
+    internal bool Enqueue(WorkItem item)
+    {
+        bool schedule;
+        lock (_gate)
+        {
+            if (_state == ActivationState.Invalid) return false;
+            if (item.AlwaysInterleave) (_interleaved ??= new Queue<WorkItem>()).Enqueue(item);
+            else (_requests ??= new Queue<WorkItem>()).Enqueue(item);
+            schedule = TryClaimExecution();
+        }
+        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        return true;
+    }
+
+    /// <summary>Called when a started request (or timer tick) finished, on any thread.</summary>
+    internal void OnRequestFinished()
+    {
+        bool schedule;
+        lock (_gate)
+        {
+            _activeRequests--;
+            schedule = TryClaimExecution();
+        }
+        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    // Must hold _gate. Claims the right to run code when there is runnable work and nobody runs.
+    private bool TryClaimExecution()
+    {
+        if (_executing || !HasRunnableWork()) return false;
+        _executing = true;
+        return true;
+    }
+
+    private bool HasRunnableWork()
+    {
+        if (_segments is { Count: > 0 }) return true;
+        if (_state == ActivationState.Valid && _interleaved is { Count: > 0 }) return true;
+        if (_state == ActivationState.Valid && _requests is { Count: > 0 } requests)
+            return _activeRequests == 0 || Reentrant || requests.Peek().IsDone;
+        return _state == ActivationState.Deactivating && _activeRequests == 0 && !_deactivationStarted;
+    }
+
+    // ---------------------------------------------------------------- the turn scheduler
+
+    /// <summary>Continuations of grain code come here and run as part of the activation's turns.</summary>
+    public override void Post(SendOrPostCallback d, object? state)
+    {
+        bool schedule;
+        lock (_gate)
+        {
+            (_segments ??= new Queue<(SendOrPostCallback, object?)>()).Enqueue((d, state));
+            schedule = TryClaimExecution();
+        }
+        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    public override SynchronizationContext CreateCopy() => this;
+
+    public void Execute()
+    {
+        var previous = SynchronizationContext.Current;
+        SetSynchronizationContext(this);
+        try
+        {
+            for (var i = 0; i < DrainBatch; i++)
+            {
+                (SendOrPostCallback? Callback, object? State) segment = default;
+                WorkItem? request = null;
+                var deactivate = false;
+                lock (_gate)
+                {
+                    if (_segments is { Count: > 0 } segments)
+                    {
+                        segment = segments.Dequeue();
+                    }
+                    else if (_state == ActivationState.Valid && (_interleaved is { Count: > 0 } || (_requests is { Count: > 0 } requests
+                             && (_activeRequests == 0 || Reentrant || requests.Peek().IsDone))))
+                    {
+                        request = _interleaved is { Count: > 0 } interleaved ? interleaved.Dequeue() : _requests!.Dequeue();
+                        if (request.IsDone) continue;    // timed out while waiting
+                        _activeRequests++;
+                        if (request.CountsAsActivity) _lastUsed = Runtime.CoarseNow;
+                    }
+                    else if (_state == ActivationState.Deactivating && _activeRequests == 0 && !_deactivationStarted)
+                    {
+                        _deactivationStarted = true;
+                        deactivate = true;
+                    }
+                    else
+                    {
+                        _executing = false;
+                        return;
+                    }
+                }
+
+                if (request is not null) request.Start(this);
+                else if (deactivate) _ = DeactivateAsync();
+                else RunSegment(segment.Callback!, segment.State);
+            }
+            // Let other work run; we still own execution.
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+        finally
+        {
+            SetSynchronizationContext(previous);
+        }
+    }
+
+    private void RunSegment(SendOrPostCallback callback, object? state)
+    {
+        try
+        {
+            callback(state);
+        }
+        catch (Exception ex)
+        {
+            // An async void method or a faulted continuation; grain code owns its own errors.
+            Runtime.Log.LogError(ex, "Unhandled exception in a turn of grain {GrainId}", Id);
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /// <summary>Starts the activation turn (construct, read state, OnActivateAsync). Called once by the winner of the directory race.</summary>
+    internal void Start() => Post(static s => _ = ((Activation)s!).ActivateAsync(), this);
+
+    private async Task ActivateAsync()
+    {
+        try
+        {
+            var (grain, states) = Class!.Create(this, Runtime.Services);
+            _grain = grain;
+            foreach (var state in states) await state.LoadAsync();
+            if (grain is Grain g) await g.OnActivateAsync(Runtime.StoppingToken);
+            lock (_gate)
+            {
+                // DeactivateOnIdle() inside OnActivateAsync already moved us on.
+                if (_state == ActivationState.Activating) _state = ActivationState.Valid;
+            }
+            Runtime.Metrics.Activated();
+            OnRequestFinished();
+        }
+        catch (Exception ex)
+        {
+            Runtime.Log.LogWarning(ex, "Activation of grain {GrainId} failed", Id);
+            List<WorkItem> failed;
+            lock (_gate)
+            {
+                _state = ActivationState.Invalid;
+                _activeRequests--;
+                failed = DrainRequests();
+            }
+            Runtime.RemoveFromDirectory(this);
+            StopTimers();
+            var error = new InvalidOperationException($"Activation of grain {Id} failed: {ex.Message}", ex);
+            foreach (var item in failed) item.Fail(error);
+            _deactivated?.TrySetResult();
+        }
+    }
+
+    /// <summary>Asks for deactivation after the running requests finish; queued requests move to a new activation.</summary>
+    internal void StartDeactivation(DeactivationReason reason)
+    {
+        bool schedule;
+        lock (_gate)
+        {
+            if (_state is ActivationState.Deactivating or ActivationState.Invalid) return;
+            _state = ActivationState.Deactivating;
+            _deactivationReason = reason;
+            schedule = TryClaimExecution();
+        }
+        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>Deactivates and completes when done (used by runtime shutdown).</summary>
+    internal Task DeactivateAndWaitAsync(DeactivationReason reason)
+    {
+        Task done;
+        lock (_gate)
+        {
+            if (_state == ActivationState.Invalid) return Task.CompletedTask;
+            done = (_deactivated ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+        StartDeactivation(reason);
+        return done;
+    }
+
+    private async Task DeactivateAsync()
+    {
+        StopTimers();
+        if (_grain is Grain g)
+        {
+            try
+            {
+                using var cts = new CancellationTokenSource(Runtime.Options.DeactivationTimeout, Runtime.Time);
+                await g.OnDeactivateAsync(_deactivationReason, cts.Token);
+            }
+            catch (Exception ex)
+            {
+                Runtime.Log.LogWarning(ex, "OnDeactivateAsync of grain {GrainId} failed", Id);
+            }
+        }
+        List<WorkItem> moved;
+        lock (_gate)
+        {
+            _state = ActivationState.Invalid;
+            moved = DrainRequests();
+        }
+        Runtime.RemoveFromDirectory(this);
+        if (Class is not null) Runtime.Metrics.Deactivated();
+        _deactivated?.TrySetResult();
+        foreach (var item in moved) Runtime.Redirect(item, Id, Class);
+    }
+
+    private List<WorkItem> DrainRequests()
+    {
+        var list = new List<WorkItem>((_requests?.Count ?? 0) + (_interleaved?.Count ?? 0));
+        while (_interleaved is { Count: > 0 } i) list.Add(i.Dequeue());
+        while (_requests is { Count: > 0 } q) list.Add(q.Dequeue());
+        return list;
+    }
+
+    // ---------------------------------------------------------------- grain API support
+
+    internal void DeactivateOnIdle() =>
+        StartDeactivation(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "DeactivateOnIdle was called."));
+
+    internal void DelayDeactivation(TimeSpan timeSpan)
+    {
+        lock (_gate)
+        {
+            _keepAliveUntil = timeSpan == TimeSpan.MaxValue
+                ? long.MaxValue
+                : Runtime.Time.GetUtcNow().UtcTicks + Math.Max(0, timeSpan.Ticks);
+        }
+    }
+
+    /// <summary>Called by the collector each quantum.</summary>
+    internal bool CollectIfIdle(long nowTicks, long quantumTicks)
+    {
+        if (Class is null) return false;
+        lock (_gate)
+        {
+            if (_state != ActivationState.Valid || _executing || _activeRequests != 0 || _requests is { Count: > 0 } || _interleaved is { Count: > 0 })
+                return false;
+            // _lastUsed lags the true last use by less than one quantum, so add one.
+            if (nowTicks - _lastUsed < Class.CollectionAge.Ticks + quantumTicks || nowTicks < _keepAliveUntil)
+                return false;
+        }
+        StartDeactivation(new DeactivationReason(DeactivationReasonCode.ActivationIdle, $"Idle for more than {Class.CollectionAge}."));
+        return true;
+    }
+
+    internal void Touch() => _lastUsed = Runtime.CoarseNow;
+
+    internal void AddTimer(GrainTimer timer)
+    {
+        lock (_gate)
+        {
+            if (_state is ActivationState.Deactivating or ActivationState.Invalid)
+                throw new InvalidOperationException($"Grain {Id} is deactivating; it cannot register timers.");
+            (_timers ??= []).Add(timer);
+        }
+    }
+
+    internal void RemoveTimer(GrainTimer timer)
+    {
+        lock (_gate) _timers?.Remove(timer);
+    }
+
+    private void StopTimers()
+    {
+        GrainTimer[] timers;
+        lock (_gate)
+        {
+            if (_timers is null) return;
+            timers = [.. _timers];
+            _timers.Clear();
+        }
+        foreach (var t in timers) t.Dispose();
+    }
+
+    public override string ToString() => $"activation of {Id} ({_state})";
+}

@@ -1,0 +1,2 @@
+global using Campus.Testing;
+global using Microsoft.Extensions.DependencyInjection;
