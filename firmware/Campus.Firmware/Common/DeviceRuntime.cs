@@ -294,12 +294,29 @@ namespace Campus.Firmware.Common
             int backoff = _settings.BackoffMinMs;
             while (_running)
             {
+                try
+                {
+                    NetworkStep(ref backoff);
+                }
+                catch (Exception e)
+                {
+                    // A stopped simulation ends a sleep with an exception: leave quietly.
+                    if (!_running) return;
+                    _lastError = "network: " + e.Message;
+                    if (!SleepQuietly(100)) return;
+                }
+            }
+        }
+
+        private void NetworkStep(ref int backoff)
+        {
+            {
                 if (!_wifi.IsConnected)
                 {
                     if (!TryJoinWifi())
                     {
                         WaitBackoff(ref backoff);
-                        continue;
+                        return;
                     }
                 }
                 if (!_mqtt.IsConnected)
@@ -312,12 +329,26 @@ namespace Campus.Firmware.Common
                     if (!TryConnect())
                     {
                         WaitBackoff(ref backoff);
-                        continue;
+                        return;
                     }
                     backoff = _settings.BackoffMinMs;
                 }
                 SendPending();
                 _sendSignal.WaitOne(50, false);
+            }
+        }
+
+        /// <summary>Sleeps; false when the clock refuses (a simulation that ended).</summary>
+        private bool SleepQuietly(int milliseconds)
+        {
+            try
+            {
+                _clock.Sleep(milliseconds);
+                return true;
+            }
+            catch (Exception)
+            {
+                return false;
             }
         }
 
@@ -491,7 +522,14 @@ namespace Campus.Firmware.Common
                     _commandSignal.WaitOne(100, false);
                     continue;
                 }
-                HandleCommand(name, payload);
+                try
+                {
+                    HandleCommand(name, payload);
+                }
+                catch (Exception e)
+                {
+                    _lastError = "command '" + name + "': " + e.Message;
+                }
             }
         }
 
@@ -635,7 +673,15 @@ namespace Campus.Firmware.Common
                 {
                     _lastError = "app: " + e.Message;
                 }
-                _clock.Sleep(_settings.TickMs);
+                try
+                {
+                    _clock.Sleep(_settings.TickMs);
+                }
+                catch (Exception)
+                {
+                    // Only a stopped simulation ends a sleep with an exception.
+                    return;
+                }
             }
         }
 
