@@ -48,7 +48,8 @@ public static class HistoryStoreFactory
         return options.Provider switch
         {
             HistoryProvider.InMemory => new InMemoryHistoryStore(options, time, logger),
-            HistoryProvider.Sqlite or HistoryProvider.Postgres => throw new NotSupportedException($"The {options.Provider} history store is not in this build yet; use InMemory."),
+            HistoryProvider.Sqlite => new SqliteHistoryStore(options, time, logger),
+            HistoryProvider.Postgres => throw new NotSupportedException("The PostgreSQL history store is not in this build yet; use Sqlite."),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Provider must be InMemory, Sqlite or Postgres."),
         };
     }

@@ -102,7 +102,7 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
                     case WriteKind.Telemetry:
                         var r = item.Telemetry;
                         _db.TelemetryKeys.Add((r.DeviceId, r.Boot, r.Seq), id);
-                        _db.Telemetry.Add(id, new StoredTelemetry(id, r));
+                        _db.Telemetry.Add(id, new StoredTelemetry(SqlRows.TelemetryId(r.Boot, r.Seq), r));
                         break;
                     case WriteKind.Access:
                         var a = item.Access;
@@ -156,9 +156,9 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
             switch (table)
             {
                 case PurgeTable.Telemetry:
-                    foreach (var row in _db.Telemetry.Values.Where(t => t.Record.ReceivedAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
+                    foreach (var (id, row) in _db.Telemetry.Where(t => t.Value.Record.ReceivedAt.ToUnixTimeMilliseconds() < olderThanMs).Take(chunkSize).ToList())
                     {
-                        _db.Telemetry.Remove(row.Id);
+                        _db.Telemetry.Remove(id);
                         _db.TelemetryKeys.Remove((row.Record.DeviceId, row.Record.Boot, row.Record.Seq));
                         deleted++;
                     }
