@@ -31,6 +31,7 @@ public static class GrainRuntimeServiceCollectionExtensions
             sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<GrainRuntime>());
         services.TryAddSingleton<Reminders.ReminderService>();
+        services.TryAddSingleton<PostgresDataSources>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, GrainRuntimeHostedService>());
         return services;
     }
@@ -70,6 +71,62 @@ public static class GrainRuntimeServiceCollectionExtensions
         services.AddKeyedSingleton<IGrainStorage>(name, (_, _) => new MemoryGrainStorage(options));
         return services;
     }
+
+    /// <summary>
+    /// Adds a grain storage named <paramref name="name"/> in a SQLite file (WAL mode), e.g.
+    /// "Data Source=data/campus.db". The folder and table are created when missing.
+    /// </summary>
+    public static IServiceCollection AddSqliteGrainStorage(this IServiceCollection services, string name, string connectionString,
+        Action<GrainStorageOptions>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var options = new GrainStorageOptions();
+        configure?.Invoke(options);
+        services.AddKeyedSingleton<IGrainStorage>(name, (_, _) => new SqliteGrainStorage(connectionString, options));
+        return services;
+    }
+
+    /// <summary>Adds a grain storage named <paramref name="name"/> in PostgreSQL. The table is created when missing.</summary>
+    public static IServiceCollection AddPostgresGrainStorage(this IServiceCollection services, string name, string connectionString,
+        Action<GrainStorageOptions>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var options = new GrainStorageOptions();
+        configure?.Invoke(options);
+        services.AddKeyedSingleton<IGrainStorage>(name, (sp, _) => new PostgresGrainStorage(PostgresDataSources.Get(sp, connectionString), options));
+        return services;
+    }
+}
+
+/// <summary>One NpgsqlDataSource per connection string, owned by the container.</summary>
+internal sealed class PostgresDataSources : IDisposable
+{
+    private readonly Dictionary<string, Npgsql.NpgsqlDataSource> _sources = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    internal static Npgsql.NpgsqlDataSource Get(IServiceProvider sp, string connectionString) =>
+        sp.GetRequiredService<PostgresDataSources>().For(connectionString);
+
+    private Npgsql.NpgsqlDataSource For(string connectionString)
+    {
+        lock (_gate)
+        {
+            if (!_sources.TryGetValue(connectionString, out var source))
+                _sources[connectionString] = source = Npgsql.NpgsqlDataSource.Create(connectionString);
+            return source;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var s in _sources.Values) s.Dispose();
+            _sources.Clear();
+        }
+    }
 }
 
 /// <summary>Registration of reminder tables.</summary>
@@ -80,6 +137,25 @@ public static class ReminderTableServiceCollectionExtensions
     {
         services.RemoveAll<IReminderTable>();
         services.AddSingleton<IReminderTable, Reminders.MemoryReminderTable>();
+        return services;
+    }
+
+    /// <summary>Keeps reminders in a SQLite file (may be the same file as the grain storage).</summary>
+    public static IServiceCollection AddSqliteReminderTable(this IServiceCollection services, string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        services.RemoveAll<IReminderTable>();
+        services.AddSingleton<IReminderTable>(_ => new Reminders.SqliteReminderTable(connectionString));
+        return services;
+    }
+
+    /// <summary>Keeps reminders in PostgreSQL.</summary>
+    public static IServiceCollection AddPostgresReminderTable(this IServiceCollection services, string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        services.RemoveAll<IReminderTable>();
+        services.TryAddSingleton<PostgresDataSources>();
+        services.AddSingleton<IReminderTable>(sp => new Reminders.PostgresReminderTable(PostgresDataSources.Get(sp, connectionString)));
         return services;
     }
 }
