@@ -1,0 +1,342 @@
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.History;
+using Campus.Controller.Services;
+using Campus.Grains;
+using Campus.Grains.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Campus.Controller.Grains;
+
+/// <summary>The persisted state every device grain has.</summary>
+internal class DeviceState
+{
+    public bool Provisioned { get; set; }
+    public string School { get; set; } = "";
+    public string Room { get; set; } = "";
+    public DeviceKind Kind { get; set; }
+    public string? HmacKey { get; set; }
+    public SequenceTracker Sequence { get; set; } = new();
+    public PresenceMonitor Presence { get; set; } = new();
+    public long Accepted { get; set; }
+    public long Duplicates { get; set; }
+    public string? Firmware { get; set; }
+    public bool Tampered { get; set; }
+    public double? PowerW { get; set; }
+    public double? EnergyKwh { get; set; }
+    public double? TemperatureC { get; set; }
+    public double? HumidityPct { get; set; }
+    public bool? Occupied { get; set; }
+    public EnergyCounter Counter { get; set; } = new();
+}
+
+/// <summary>
+/// What all device grains share: provisioning, topic and sequence checks, presence, tamper,
+/// command acknowledgements, the room report, observers and the write policy. Kinds override
+/// <see cref="ApplyTelemetryAsync"/> and <see cref="ApplyEventAsync"/>.
+/// </summary>
+internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TState : DeviceState, new()
+{
+    private readonly ObserverSet<IDeviceObserver> _observers;
+    private DateTimeOffset _lastWrite;
+    private bool _dirty;
+
+    protected DeviceGrainBase(IPersistentState<TState> state, DeviceServices services)
+    {
+        Persisted = state;
+        Services = services;
+        _observers = new ObserverSet<IDeviceObserver>(services.Time);
+    }
+
+    protected IPersistentState<TState> Persisted { get; }
+    protected TState S => Persisted.State;
+    protected DeviceServices Services { get; }
+    protected ControllerOptions Options => Services.Options.Value;
+    protected string DeviceId => this.GetPrimaryKeyString();
+    protected DateTimeOffset Now => Services.Time.GetUtcNow();
+
+    /// <summary>The device's last discrete change worth an immediate room report (door, occupancy, online).</summary>
+    protected bool DiscreteChange { get; set; }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _lastWrite = Now;
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dirty && S.Provisioned) await Persisted.WriteStateAsync();
+    }
+
+    public async Task Provision(DeviceSpec spec, string? hmacKeyBase64)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!string.Equals(spec.Id, DeviceId, StringComparison.Ordinal))
+            throw new ArgumentException($"Spec is for device '{spec.Id}' but this grain is '{DeviceId}'.", nameof(spec));
+        S.Provisioned = true;
+        S.School = spec.School;
+        S.Room = spec.Room;
+        S.Kind = spec.Kind;
+        if (hmacKeyBase64 is not null) S.HmacKey = hmacKeyBase64;
+        await WriteNowAsync();
+    }
+
+    public async Task<IngestResult> Ingest(DeviceMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!S.Provisioned) return IngestResult.Rejected("unknown-device");
+        var t = message.Topic;
+        if (!string.Equals(t.School, S.School, StringComparison.Ordinal) || !string.Equals(t.Room, S.Room, StringComparison.Ordinal) || t.Kind != S.Kind)
+            return IngestResult.Rejected("wrong-location");
+
+        if (message.Payload is DeviceStatus { IsLastWill: true })
+        {
+            await GoOfflineAsync("Last will: the device's connection dropped.");
+            return IngestResult.Accepted;
+        }
+
+        var (boot, seq) = SequenceOf(message.Payload);
+        var pre = await PreSequenceCheckAsync(message, boot, seq);
+        if (pre is { } early) return early;
+
+        var verdict = S.Sequence.Observe(boot, seq);
+        if (!verdict.IsNew)
+        {
+            S.Duplicates++;
+            return IngestResult.Duplicate;
+        }
+        var important = verdict.NewBoot || verdict.Missed > 0;
+        if (verdict.Missed > 0) Log.Gap(Services.Logger, DeviceId, verdict.Missed, seq, boot);
+
+        var result = message.Payload switch
+        {
+            Telemetry telemetry => await ApplyTelemetryAsync(message, telemetry),
+            MakerReading reading => await ApplyMakerReadingAsync(message, reading),
+            DeviceStatus status => await ApplyStatusAsync(status),
+            DeviceEvent ev => await ApplyEventAsync(message, ev),
+            CommandAck ack => await ApplyAckAsync(message, ack),
+            _ => IngestResult.Rejected("wrong-kind"),
+        };
+        if (result.Outcome == IngestOutcome.Duplicate) S.Duplicates++;
+        else if (result.Outcome == IngestOutcome.Accepted) S.Accepted++;
+
+        if (await SeenAsync(message.ReceivedAt)) important = true;
+        important |= message.Payload is not Telemetry and not MakerReading;
+        _dirty = true;
+        if (important || Options.DeviceStateWriteInterval <= TimeSpan.Zero || Now - _lastWrite >= Options.DeviceStateWriteInterval)
+            await WriteNowAsync();
+        if (result.Outcome == IngestOutcome.Accepted) await ReportAsync(0);
+        return result;
+    }
+
+    /// <summary>Before sequencing: signed-event checks (doors). A non-null result ends the message.</summary>
+    protected virtual ValueTask<IngestResult?> PreSequenceCheckAsync(DeviceMessage message, uint boot, uint seq) => ValueTask.FromResult<IngestResult?>(null);
+
+    protected virtual async Task<IngestResult> ApplyTelemetryAsync(DeviceMessage message, Telemetry t)
+    {
+        var stored = await Services.History.AppendAsync(new TelemetryRecord
+        {
+            SchoolId = S.School,
+            RoomId = S.Room,
+            DeviceId = DeviceId,
+            Kind = S.Kind.ToWire(),
+            Boot = t.Boot,
+            Seq = t.Seq,
+            DeviceTime = t.Ts > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(t.Ts) : null,
+            ReceivedAt = message.ReceivedAt,
+            EnergyKwh = t.EnergyKwh,
+            PowerW = t.PowerW,
+            VoltageV = t.VoltageV,
+            CurrentA = t.CurrentA,
+            PowerFactor = t.PowerFactor,
+            TemperatureC = t.TemperatureC,
+            HumidityPct = t.HumidityPct,
+            Occupied = t.Occupied,
+        });
+        if (stored == AppendResult.Duplicate) return IngestResult.Duplicate;
+        var delta = 0.0;
+        if (t.EnergyKwh is { } kwh)
+        {
+            delta = S.Counter.Observe(kwh);
+            S.EnergyKwh = kwh;
+        }
+        if (t.PowerW is { } p) S.PowerW = p;
+        if (t.TemperatureC is { } c) S.TemperatureC = c;
+        if (t.HumidityPct is { } h) S.HumidityPct = h;
+        if (t.Occupied is { } o)
+        {
+            if (S.Occupied != o) DiscreteChange = true;
+            S.Occupied = o;
+        }
+        PendingEnergyDelta += delta;
+        return IngestResult.Accepted;
+    }
+
+    /// <summary>Energy counted since the last room report.</summary>
+    protected double PendingEnergyDelta { get; set; }
+
+    protected virtual Task<IngestResult> ApplyMakerReadingAsync(DeviceMessage message, MakerReading reading) =>
+        Task.FromResult(IngestResult.Rejected("wrong-kind"));
+
+    protected virtual Task<IngestResult> ApplyStatusAsync(DeviceStatus status)
+    {
+        if (status.Fw is not null) S.Firmware = status.Fw;
+        return Task.FromResult(IngestResult.Accepted);
+    }
+
+    protected virtual async Task<IngestResult> ApplyEventAsync(DeviceMessage message, DeviceEvent ev)
+    {
+        if (ev is TamperEvent tamper)
+        {
+            await LogEventAsync(message, ev, details: tamper.State.ToWire());
+            var open = tamper.State == ContactState.Open;
+            S.Tampered = open;
+            await SignalAsync(open
+                ? new AlertSignal(AlertType.Tamper, AlertSeverity.Critical, "Enclosure opened (tamper switch).")
+                : AlertSignal.Clear(AlertType.Tamper, "Enclosure closed."));
+            return IngestResult.Accepted;
+        }
+        return IngestResult.Rejected("wrong-kind");
+    }
+
+    protected virtual async Task<IngestResult> ApplyAckAsync(DeviceMessage message, CommandAck ack)
+    {
+        if (string.Equals(message.Topic.CommandName, CommandNames.Lockdown, StringComparison.Ordinal))
+            await School.LockdownAcknowledged(DeviceId, ack.Id, ack.Ok, ack.Error);
+        return IngestResult.Accepted;
+    }
+
+    /// <summary>Appends an event of this device to the access/event log; false when it was already stored.</summary>
+    protected async Task<bool> LogEventAsync(DeviceMessage message, DeviceEvent ev, string? card = null, string? personId = null,
+        string? result = null, string? reason = null, string? source = null, string? details = null)
+    {
+        var stored = await Services.History.AppendAccessAsync(new AccessLogEntry
+        {
+            SchoolId = S.School,
+            RoomId = S.Room,
+            DoorId = DeviceId,
+            EventType = ev.Type.ToWire(),
+            PersonId = personId,
+            Card = card,
+            Result = result,
+            Reason = reason,
+            Source = source,
+            Details = details,
+            OccurredAt = message.ReceivedAt,
+            Boot = ev.Boot,
+            Seq = ev.Seq,
+        });
+        return stored == AppendResult.Inserted;
+    }
+
+    protected ISchoolGrain School => GrainFactory.GetGrain<ISchoolGrain>(S.School);
+
+    protected Task SignalAsync(AlertSignal signal) => School.Signal(DeviceId, S.Room, signal);
+
+    /// <returns>True when presence changed.</returns>
+    private async Task<bool> SeenAsync(DateTimeOffset at)
+    {
+        Services.Watch.Seen(DeviceId, S.Kind, at);
+        var wasOnline = S.Presence.Online;
+        var clear = S.Presence.Seen(at);
+        if (clear is { } c) await SignalAsync(c);
+        if (wasOnline) return false;
+        DiscreteChange = true;
+        return true;
+    }
+
+    private async Task GoOfflineAsync(string why)
+    {
+        Services.Watch.MarkOffline(DeviceId);
+        var signal = S.Presence.WentOffline(Now, why);
+        if (signal is null) return;
+        await SignalAsync(signal.Value);
+        DiscreteChange = true;
+        await WriteNowAsync();
+        await ReportAsync(0);
+    }
+
+    public virtual async Task Tick()
+    {
+        if (!S.Provisioned) return;
+        var signal = S.Presence.Check(Now, Options.OfflineTimeout(S.Kind.ToWire()));
+        if (signal is not null) await GoOfflineAsync(signal.Value.Message);
+    }
+
+    /// <summary>Sends this device's live values to its room (energy delta included) and to observers.</summary>
+    protected async Task ReportAsync(double extraDelta)
+    {
+        var live = new DeviceLive(DeviceId, S.Kind, S.Presence.Online, S.PowerW, PendingEnergyDelta + extraDelta, S.Occupied, S.TemperatureC, DoorStateForReport, Now);
+        PendingEnergyDelta = 0;
+        await GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(S.School, S.Room)).Report(live);
+        DiscreteChange = false;
+        if (_observers.Count > 0)
+        {
+            var snapshot = BuildSnapshot();
+            _observers.Notify(o => o.DeviceChanged(snapshot));
+        }
+    }
+
+    protected virtual DoorState? DoorStateForReport => null;
+
+    protected async Task WriteNowAsync()
+    {
+        await Persisted.WriteStateAsync();
+        _lastWrite = Now;
+        _dirty = false;
+    }
+
+    public Task<DeviceSnapshot> GetSnapshot() => Task.FromResult(BuildSnapshot());
+
+    protected virtual DeviceSnapshot BuildSnapshot() => new(
+        DeviceId, S.School, S.Room, S.Kind, S.Presence.Online, S.Presence.Known ? S.Presence.LastSeen : null,
+        S.Sequence.Boot, S.Sequence.LastSeq, S.Accepted, S.Duplicates, S.Sequence.TotalMissed, S.Firmware,
+        S.PowerW, S.EnergyKwh, S.TemperatureC, S.HumidityPct, S.Occupied, DoorStateForReport, S.Tampered, EntriesForSnapshot, ReadingsForSnapshot);
+
+    protected virtual IReadOnlyDictionary<string, double>? ReadingsForSnapshot => null;
+
+    protected virtual long EntriesForSnapshot => 0;
+
+    public Task Subscribe(IDeviceObserver observer)
+    {
+        _observers.Subscribe(observer);
+        return Task.CompletedTask;
+    }
+
+    public Task Unsubscribe(IDeviceObserver observer)
+    {
+        _observers.Unsubscribe(observer);
+        return Task.CompletedTask;
+    }
+
+    private static (uint Boot, uint Seq) SequenceOf(IContractPayload payload) => payload switch
+    {
+        Telemetry t => (t.Boot, t.Seq),
+        MakerReading m => (m.Boot, m.Seq),
+        DeviceStatus s => (s.Boot ?? 0, s.Seq ?? 0),
+        DeviceEvent e => (e.Boot, e.Seq),
+        CommandAck a => (a.Boot, a.Seq),
+        _ => (0, 0),
+    };
+}
+
+/// <summary>The services device grains share (one object, so grain constructors stay short).</summary>
+internal sealed class DeviceServices(
+    IHistoryStore history,
+    ICommandPublisher commands,
+    DeviceWatch watch,
+    TimeProvider time,
+    IOptions<ControllerOptions> options,
+    ControllerMetrics metrics,
+    ILogger<DeviceServices> logger)
+{
+    public IHistoryStore History { get; } = history;
+    public ICommandPublisher Commands { get; } = commands;
+    public DeviceWatch Watch { get; } = watch;
+    public TimeProvider Time { get; } = time;
+    public IOptions<ControllerOptions> Options { get; } = options;
+    public ControllerMetrics Metrics { get; } = metrics;
+    public ILogger Logger { get; } = logger;
+}

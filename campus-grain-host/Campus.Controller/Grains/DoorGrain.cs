@@ -1,0 +1,171 @@
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.Services;
+using Campus.Grains;
+using Campus.Grains.Storage;
+using DomainReason = Campus.Controller.Domain.AccessReason;
+using WireReason = Campus.Contracts.AccessReason;
+
+namespace Campus.Controller.Grains;
+
+/// <summary>A door card reader's persisted state.</summary>
+internal sealed class DoorGrainState : DeviceState
+{
+    public ReplayGuardState Guard { get; set; } = new();
+    public DoorMonitor Door { get; set; } = new();
+    public DeniedCardWindow Denied { get; set; } = new();
+    public long Entries { get; set; }
+    public long Rejected { get; set; }
+}
+
+/// <summary>
+/// A door card reader: verifies every event's HMAC and sequence (forged or replayed events raise
+/// an alert and count nothing), answers access requests with the school's decision, follows the
+/// door (forced, held open) and counts denied cards and after-hours entries.
+/// </summary>
+internal sealed class DoorGrain(
+    [PersistentState("device")] IPersistentState<DoorGrainState> state,
+    DeviceServices services,
+    IEventVerifier verifier)
+    : DeviceGrainBase<DoorGrainState>(state, services), IDoorGrain
+{
+    private SchoolClock? _clock;
+    private TimeZoneInfo? _zone;
+    private DateTimeOffset _clockAt;
+
+    protected override DoorState? DoorStateForReport => S.Door.State;
+    protected override long EntriesForSnapshot => S.Entries;
+
+    protected override async ValueTask<IngestResult?> PreSequenceCheckAsync(DeviceMessage message, uint boot, uint seq)
+    {
+        if (message.Payload is not DeviceEvent) return null;
+        var key = S.HmacKey is null ? null : Convert.FromBase64String(S.HmacKey);
+        var (verdict, guard) = verifier.Verify(DeviceId, message.Raw.Span, key, boot, seq, S.Guard);
+        switch (verdict)
+        {
+            case SignatureVerdict.Valid:
+                S.Guard = guard;
+                return null;
+            case SignatureVerdict.Duplicate:
+                S.Duplicates++;
+                return IngestResult.Duplicate;
+            case SignatureVerdict.Replayed:
+                S.Rejected++;
+                await SignalAsync(new AlertSignal(AlertType.ReplayedAccessEvent, AlertSeverity.Critical,
+                    $"Replayed event: boot {boot} seq {seq} is not after the last verified one ({S.Guard.LastBoot}/{S.Guard.LastSeq})."));
+                await WriteNowAsync();
+                return IngestResult.Rejected("replayed");
+            default:
+                S.Rejected++;
+                await SignalAsync(new AlertSignal(AlertType.ForgedAccessEvent, AlertSeverity.Critical,
+                    $"Event with a missing or wrong signature (boot {boot} seq {seq})."));
+                await WriteNowAsync();
+                return IngestResult.Rejected("bad-signature");
+        }
+    }
+
+    protected override async Task<IngestResult> ApplyEventAsync(DeviceMessage message, DeviceEvent ev)
+    {
+        var now = message.ReceivedAt;
+        switch (ev)
+        {
+            case AccessRequestEvent request:
+            {
+                var verdict = await School.DecideAccess(DeviceId, S.Room, request.Card);
+                var d = verdict.Decision;
+                Services.Metrics.AccessDecision(d.Granted);
+                if (d.Granted) S.Door.Granted(now);
+                await Services.Commands.PublishAsync(message.Topic.WithStream(TopicStream.Command, CommandNames.Access), new AccessCommand
+                {
+                    Id = CommandIds.Next(),
+                    Ts = now.ToUnixTimeMilliseconds(),
+                    Req = request.Req,
+                    Card = request.Card,
+                    Grant = d.Granted,
+                    Reason = ToWire(d.Reason),
+                    OpenMs = d.Granted ? Options.OpenMs : null,
+                });
+                await LogEventAsync(message, ev, request.Card, d.PersonId, d.Granted ? "granted" : "denied", d.Reason.ToWire(), "controller", request.Req);
+                return IngestResult.Accepted;
+            }
+            case AccessEvent access:
+            {
+                var granted = access.Result == AccessResult.Granted;
+                if (!await LogEventAsync(message, ev, access.Card, null, access.Result.ToWire(), access.Reason.ToWire(), access.Source.ToWire(), access.Req))
+                    return IngestResult.Duplicate;
+                if (granted)
+                {
+                    S.Entries++;
+                    S.Door.Granted(now);
+                    if (!await IsOpenAsync(now))
+                        await SignalAsync(new AlertSignal(AlertType.AfterHoursEntry, AlertSeverity.Warning,
+                            $"Card {access.Card} entered after hours ({access.Source.ToWire()} decision)."));
+                }
+                else if (S.Denied.Denied(now, access.Card, Options.DeniedCardsThreshold, Options.DeniedCardsWindow) is { } denied)
+                {
+                    await SignalAsync(denied);
+                }
+                return IngestResult.Accepted;
+            }
+            case DoorEvent door:
+            {
+                if (!await LogEventAsync(message, ev, details: door.State.ToWire())) return IngestResult.Duplicate;
+                var signal = door.State == ContactState.Open ? S.Door.Opened(now, Options.Door) : S.Door.Closed(now);
+                if (signal is { } s) await SignalAsync(s);
+                Services.Watch.SetDeadline(DeviceId, S.Kind, S.Door.NextDeadline(Options.Door));
+                DiscreteChange = true;
+                return IngestResult.Accepted;
+            }
+            case RexEvent:
+                if (!await LogEventAsync(message, ev)) return IngestResult.Duplicate;
+                S.Door.RequestToExit(now);
+                return IngestResult.Accepted;
+            case ForcedEvent:
+                if (!await LogEventAsync(message, ev)) return IngestResult.Duplicate;
+                await SignalAsync(new AlertSignal(AlertType.DoorForced, AlertSeverity.Critical, "The reader reports the door was forced open."));
+                return IngestResult.Accepted;
+            case HeldOpenEvent held:
+                if (!await LogEventAsync(message, ev, details: held.Stage.ToWire())) return IngestResult.Duplicate;
+                await SignalAsync(new AlertSignal(AlertType.DoorHeldOpen,
+                    held.Stage == Campus.Contracts.HeldOpenStage.Alarm ? AlertSeverity.Major : AlertSeverity.Warning,
+                    $"The reader reports the door held open for {held.OpenS} s ({held.Stage.ToWire()})."));
+                return IngestResult.Accepted;
+            default:
+                return await base.ApplyEventAsync(message, ev);
+        }
+    }
+
+    public override async Task Tick()
+    {
+        await base.Tick();
+        if (!S.Provisioned) return;
+        if (S.Door.Tick(Now, Options.Door) is { } signal)
+        {
+            await SignalAsync(signal);
+            await WriteNowAsync();
+        }
+        Services.Watch.SetDeadline(DeviceId, S.Kind, S.Door.NextDeadline(Options.Door));
+    }
+
+    private async Task<bool> IsOpenAsync(DateTimeOffset now)
+    {
+        if (_clock is null || now - _clockAt > TimeSpan.FromMinutes(10))
+        {
+            _clock = await School.GetClock();
+            _zone = TimeZoneInfo.FindSystemTimeZoneById(_clock.TimeZoneId);
+            _clockAt = now;
+        }
+        return _clock.OpeningHours.Contains(now, _zone!);
+    }
+
+    private static WireReason ToWire(DomainReason r) => r switch
+    {
+        DomainReason.Ok => WireReason.Ok,
+        DomainReason.UnknownCard => WireReason.UnknownCard,
+        DomainReason.CardBlocked => WireReason.CardBlocked,
+        DomainReason.OutsideSchedule => WireReason.OutsideSchedule,
+        DomainReason.NoZone => WireReason.NoZone,
+        DomainReason.Lockdown => WireReason.Lockdown,
+        _ => WireReason.Timeout,
+    };
+}

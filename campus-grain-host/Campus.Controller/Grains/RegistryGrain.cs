@@ -1,0 +1,190 @@
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.History;
+using Campus.Controller.Services;
+using Campus.Grains;
+using Campus.Grains.Storage;
+
+namespace Campus.Controller.Grains;
+
+/// <summary>A registered device with its secrets (password hash and HMAC key).</summary>
+internal sealed record DeviceRecord(DeviceSpec Spec, string PasswordHash, string PasswordSalt, string HmacKey, DateTimeOffset IssuedAt);
+
+internal sealed class RegistryState
+{
+    public Dictionary<string, SchoolSpec> Schools { get; set; } = new(StringComparer.Ordinal);
+    public Dictionary<string, RoomSpec> Rooms { get; set; } = new(StringComparer.Ordinal);
+    public Dictionary<string, DeviceRecord> Devices { get; set; } = new(StringComparer.Ordinal);
+    public Dictionary<string, PersonProfile> People { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// Provisioning for the district: the persisted truth of schools, rooms, devices (with hashed
+/// MQTT passwords and HMAC keys) and people. It hands each grain its part and keeps the
+/// in-memory <see cref="DeviceDirectory"/> that ingestion and the broker use. Every change is
+/// audited.
+/// </summary>
+internal sealed class RegistryGrain(
+    [PersistentState("registry")] IPersistentState<RegistryState> state,
+    DeviceDirectory directory,
+    DeviceWatch watch,
+    IHistoryStore history,
+    TimeProvider time) : Grain, IRegistryGrain
+{
+    private RegistryState S => state.State;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var d in S.Devices.Values)
+        {
+            directory.Set(Entry(d));
+            watch.Seen(d.Spec.Id, d.Spec.Kind, now); // devices silent since a restart go offline after their timeout
+        }
+        directory.Loaded = true;
+        return Task.CompletedTask;
+    }
+
+    public Task Load() => Task.CompletedTask;
+
+    public async Task<SchoolSpec> UpsertSchool(SchoolSpec school, string by)
+    {
+        ArgumentNullException.ThrowIfNull(school);
+        CheckId(school.Id, "school id");
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(school.TimeZoneId, out _))
+            throw new ArgumentException($"Unknown time zone '{school.TimeZoneId}'; use an IANA id such as Asia/Shanghai.", nameof(school));
+        S.Schools[school.Id] = school;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ISchoolGrain>(school.Id).Configure(school);
+        await history.UpsertSchoolAsync(new SchoolProfile(school.Id, school.TimeZoneId, OpeningWindows(school.OpeningHours)));
+        await AuditAsync(school.Id, by, "school.upsert", school.Id);
+        return school;
+    }
+
+    public async Task<RoomSpec> UpsertRoom(RoomSpec room, string by)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        RequireSchool(room.School);
+        CheckId(room.Id, "room id");
+        S.Rooms[DeviceGrains.RoomKey(room.School, room.Id)] = room;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(room.School, room.Id)).Configure(room);
+        await AuditAsync(room.School, by, "room.upsert", room.Id);
+        return room;
+    }
+
+    public async Task<DeviceCredentials> CreateDevice(DeviceSpec device, string by)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        RequireSchool(device.School);
+        CheckId(device.Id, "device id");
+        if (!S.Rooms.ContainsKey(DeviceGrains.RoomKey(device.School, device.Room)))
+            throw new ArgumentException($"Room '{device.Room}' of school '{device.School}' is not registered; register the room first.", nameof(device));
+        if (device.Kind == DeviceKind.Unknown) throw new ArgumentException("A device needs a kind: energy, env, door, sign or maker.", nameof(device));
+        if (S.Devices.TryGetValue(device.Id, out var existing) && existing.Spec.Kind != device.Kind)
+            throw new ArgumentException($"Device '{device.Id}' is already registered as {existing.Spec.Kind.ToWire()}; device ids are unique in the district.", nameof(device));
+        var credentials = await IssueAsync(device, by, "credential.issue");
+        await GrainFactory.GetGrain<ISchoolGrain>(device.School).AddDevice(device);
+        return credentials;
+    }
+
+    public async Task<DeviceCredentials> RotateCredentials(string deviceId, string by)
+    {
+        if (!S.Devices.TryGetValue(deviceId, out var record))
+            throw new ArgumentException($"Device '{deviceId}' is not registered.", nameof(deviceId));
+        return await IssueAsync(record.Spec, by, "credential.rotate");
+    }
+
+    private async Task<DeviceCredentials> IssueAsync(DeviceSpec device, string by, string action)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        var password = Secrets.NewPassword();
+        var key = Secrets.NewHmacKey();
+        var (hash, salt) = Secrets.Hash(password);
+        var now = time.GetUtcNow();
+        var record = new DeviceRecord(device, hash, salt, key, now);
+        S.Devices[device.Id] = record;
+        await state.WriteStateAsync();
+        directory.Set(Entry(record));
+        await DeviceGrains.Get(GrainFactory, device.Kind, device.Id).Provision(device, key);
+        await AuditAsync(device.School, by, action, device.Id);
+        return new DeviceCredentials(device.Id, password, key, now);
+    }
+
+    public async Task<PersonProfile> UpsertPerson(PersonProfile person, string by)
+    {
+        ArgumentNullException.ThrowIfNull(person);
+        ArgumentException.ThrowIfNullOrWhiteSpace(person.Id);
+        RequireSchool(person.School);
+        foreach (var c in person.Cards)
+            if (!IsCardUid(c.Uid)) throw new ArgumentException($"Card '{c.Uid}' is not a UID of 8 or 14 upper-case hex digits.", nameof(person));
+        var previousSchool = S.People.TryGetValue(person.Id, out var old) ? old.School : null;
+        S.People[person.Id] = person;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ISchoolGrain>(person.School).SetPerson(person);
+        if (previousSchool is not null && !string.Equals(previousSchool, person.School, StringComparison.Ordinal))
+            await GrainFactory.GetGrain<ISchoolGrain>(previousSchool).SetPerson(person);
+        await AuditAsync(person.School, by, "person.upsert", person.Id);
+        return person;
+    }
+
+    public Task<DeviceSpec?> GetDevice(string deviceId) => Task.FromResult(S.Devices.TryGetValue(deviceId, out var d) ? d.Spec : null);
+    public Task<PersonProfile?> GetPerson(string personId) => Task.FromResult(S.People.GetValueOrDefault(personId));
+    public Task<IReadOnlyList<SchoolSpec>> ListSchools() => Task.FromResult<IReadOnlyList<SchoolSpec>>([.. S.Schools.Values.OrderBy(s => s.Id, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<RoomSpec>> ListRooms(string school) => Task.FromResult<IReadOnlyList<RoomSpec>>([.. S.Rooms.Values.Where(r => r.School == school).OrderBy(r => r.Id, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<DeviceSpec>> ListDevices(string school) => Task.FromResult<IReadOnlyList<DeviceSpec>>([.. S.Devices.Values.Select(d => d.Spec).Where(d => d.School == school).OrderBy(d => d.Id, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<PersonProfile>> ListPeople(string school) => Task.FromResult<IReadOnlyList<PersonProfile>>([.. S.People.Values.Where(p => p.School == school).OrderBy(p => p.Id, StringComparer.Ordinal)]);
+
+    private void RequireSchool(string school)
+    {
+        if (!S.Schools.ContainsKey(school)) throw new ArgumentException($"School '{school}' is not registered; register the school first.");
+    }
+
+    private static void CheckId(string id, string what)
+    {
+        if (!Identifier.IsValid(id)) throw new ArgumentException($"'{id}' is not a valid {what}: 1-32 characters of a-z, 0-9 and '-', starting with a letter or digit.");
+    }
+
+    private static bool IsCardUid(string uid)
+    {
+        if (uid.Length is not (8 or 14)) return false;
+        foreach (var c in uid) if (!char.IsAsciiHexDigitUpper(c) && !char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+
+    private static DeviceEntry Entry(DeviceRecord d) => new(d.Spec.Id, d.Spec.School, d.Spec.Room, d.Spec.Kind, d.PasswordHash, d.PasswordSalt);
+
+    private ValueTask AuditAsync(string? school, string by, string action, string target)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        return history.AppendAuditAsync(new AuditEntry { SchoolId = school, Actor = by, Action = action, Target = target, At = time.GetUtcNow() });
+    }
+
+    internal static List<OpeningWindow> OpeningWindows(WeeklySchedule schedule)
+    {
+        var list = new List<OpeningWindow>();
+        foreach (var w in schedule.Windows)
+            foreach (var c in w.Days)
+            {
+                var day = c == '7' ? DayOfWeek.Sunday : (DayOfWeek)(c - '0');
+                list.Add(new OpeningWindow(day, w.From, w.To > w.From ? w.To : TimeOnly.MinValue));
+            }
+        return list;
+    }
+}
+
+/// <summary>The district's live aggregate: the sum of its schools.</summary>
+internal sealed class DistrictGrain : Grain, IDistrictGrain
+{
+    public async Task<DistrictSnapshot> GetSnapshot()
+    {
+        var schools = await GrainFactory.GetGrain<IRegistryGrain>(IRegistryGrain.RegistryKey).ListSchools();
+        var snapshots = await Task.WhenAll(schools.Select(s => GrainFactory.GetGrain<ISchoolGrain>(s.Id).GetSnapshot()));
+        return new DistrictSnapshot(
+            snapshots.Sum(s => s.PowerW),
+            snapshots.Sum(s => s.EnergyTodayKwh),
+            snapshots.Sum(s => s.OpenAlerts),
+            snapshots.Count(s => s.Lockdown),
+            snapshots);
+    }
+}

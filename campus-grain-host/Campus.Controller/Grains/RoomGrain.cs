@@ -1,0 +1,146 @@
+using Campus.Controller.Domain;
+using Campus.Controller.Services;
+using Campus.Grains;
+using Campus.Grains.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Campus.Controller.Grains;
+
+/// <summary>A room's persisted state: its spec, energy today, its usual consumption profile and rule state.</summary>
+internal sealed class RoomState
+{
+    public RoomSpec? Spec { get; set; }
+    public EnergyDay Today { get; set; } = new();
+    public HourAccumulator Hour { get; set; } = new();
+    public ConsumptionProfile Profile { get; set; } = new();
+    public AfterHoursEnergyWatch Waste { get; set; } = new();
+    public Dictionary<string, DeviceLive> Devices { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// A room (key "{school}/{room}"): sums its devices into power now, energy today (the school's
+/// local day), occupancy and door states; runs the after-hours-waste and consumption-spike rules;
+/// reports to its school (at most once per <see cref="ControllerOptions.RoomReportInterval"/>
+/// unless something discrete changed). Its state is written when an hour closes and on
+/// deactivation; energy today after a crash restarts from the last written hour.
+/// </summary>
+internal sealed class RoomGrain(
+    [PersistentState("room")] IPersistentState<RoomState> state,
+    TimeProvider time,
+    IOptions<ControllerOptions> options) : Grain, IRoomGrain
+{
+    private readonly ObserverSet<IRoomObserver> _observers = new(time);
+    private SchoolClock? _clock;
+    private TimeZoneInfo _zone = TimeZoneInfo.Utc;
+    private DateTimeOffset _lastReport = DateTimeOffset.MinValue;
+    private bool _dirty;
+
+    private RoomState S => state.State;
+    private string School => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal)];
+    private string Room => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal) + 1)..];
+    private ISchoolGrain SchoolGrain => GrainFactory.GetGrain<ISchoolGrain>(School);
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (!this.GetPrimaryKeyString().Contains('/', StringComparison.Ordinal))
+            throw new ArgumentException($"Room keys are \"school/room\"; got '{this.GetPrimaryKeyString()}'.");
+        SetClock(await SchoolGrain.GetClock());
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dirty) await state.WriteStateAsync();
+    }
+
+    public async Task Configure(RoomSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        S.Spec = spec;
+        await state.WriteStateAsync();
+    }
+
+    public async Task Report(DeviceLive device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var now = time.GetUtcNow();
+        var discrete = !S.Devices.TryGetValue(device.Device, out var before)
+            || before.Online != device.Online || before.Occupied != device.Occupied || before.Door != device.Door;
+        S.Devices[device.Device] = device with { EnergyDeltaKwh = 0 };
+        _dirty = true;
+
+        var o = options.Value;
+        if (device.EnergyDeltaKwh > 0) S.Today.Add(device.EnergyDeltaKwh, now, _zone);
+        else S.Today.Roll(now, _zone);
+        if (S.Hour.Add(now, _zone, device.EnergyDeltaKwh) is { } finished)
+        {
+            if (S.Profile.AddHour(finished.HourStart, finished.Kwh, o.Spike) is { } spike) await SignalAsync(spike);
+            await state.WriteStateAsync();
+            _dirty = false;
+        }
+
+        var (power, occupied, _) = Totals();
+        var open = _clock?.OpeningHours.Contains(now, _zone) ?? true;
+        var waste = S.Waste.Update(now, power, occupied, open, S.Spec?.IdlePowerW ?? 200, o.AfterHoursEnergyMinDuration);
+        if (waste is { } w) await SignalAsync(w);
+
+        if (discrete || waste is not null || now - _lastReport >= o.RoomReportInterval)
+        {
+            _lastReport = now;
+            var snapshot = Snapshot(now);
+            SetClock(await SchoolGrain.ReportRoom(snapshot));
+            _observers.Notify(obs => obs.RoomChanged(snapshot));
+        }
+    }
+
+    private Task SignalAsync(AlertSignal signal) => SchoolGrain.Signal(Room, Room, signal);
+
+    private void SetClock(SchoolClock clock)
+    {
+        if (_clock == clock) return;
+        _clock = clock;
+        _zone = TimeZoneInfo.FindSystemTimeZoneById(clock.TimeZoneId);
+    }
+
+    private (double Power, bool Occupied, double? Temperature) Totals()
+    {
+        double power = 0;
+        var occupied = false;
+        double tempSum = 0;
+        var temps = 0;
+        foreach (var d in S.Devices.Values)
+        {
+            if (d.PowerW is { } p && d.Online) power += p;
+            if (d.Occupied == true && d.Online) occupied = true;
+            if (d.TemperatureC is { } t) { tempSum += t; temps++; }
+        }
+        return (power, occupied, temps == 0 ? null : tempSum / temps);
+    }
+
+    private RoomSnapshot Snapshot(DateTimeOffset now)
+    {
+        S.Today.Roll(now, _zone);
+        var (power, occupied, temp) = Totals();
+        var doors = new Dictionary<string, DoorState>(StringComparer.Ordinal);
+        int online = 0, offline = 0;
+        foreach (var d in S.Devices.Values)
+        {
+            if (d.Door is { } door) doors[d.Device] = door;
+            if (d.Online) online++; else offline++;
+        }
+        return new RoomSnapshot(School, Room, power, S.Today.Kwh, occupied, temp, doors, online, offline, now);
+    }
+
+    public Task<RoomSnapshot> GetSnapshot() => Task.FromResult(Snapshot(time.GetUtcNow()));
+
+    public Task Subscribe(IRoomObserver observer)
+    {
+        _observers.Subscribe(observer);
+        return Task.CompletedTask;
+    }
+
+    public Task Unsubscribe(IRoomObserver observer)
+    {
+        _observers.Unsubscribe(observer);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,335 @@
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.History;
+using Campus.Controller.Services;
+using Campus.Grains;
+using Campus.Grains.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Campus.Controller.Grains;
+
+/// <summary>A school's persisted state.</summary>
+internal sealed class SchoolState
+{
+    public SchoolSpec? Spec { get; set; }
+    public Dictionary<string, DeviceSpec> Devices { get; set; } = new(StringComparer.Ordinal);
+    public Dictionary<string, PersonProfile> People { get; set; } = new(StringComparer.Ordinal);
+    public AlertBook Alerts { get; set; } = new();
+    public LockdownState Lockdown { get; set; } = new();
+    public int AllowListVersion { get; set; }
+}
+
+/// <summary>
+/// A school: configuration, the card index and access decisions, alerts and their lifecycle,
+/// lockdown, allow-lists, and the live aggregate of its rooms. It never calls rooms or devices
+/// (they call it), so calls between grains cannot form a cycle.
+/// </summary>
+internal sealed class SchoolGrain(
+    [PersistentState("school")] IPersistentState<SchoolState> state,
+    IHistoryStore history,
+    ICommandPublisher commands,
+    TimeProvider time,
+    ControllerMetrics metrics,
+    ILogger<SchoolGrain> logger) : Grain, ISchoolGrain
+{
+    public static readonly WeeklySchedule DefaultOpeningHours = new([TimeWindow.Parse("12345", "07:00", "18:00")]);
+
+    private readonly ObserverSet<ISchoolObserver> _observers = new(time);
+    private readonly Dictionary<string, RoomSnapshot> _rooms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PersonProfile> _byCard = new(StringComparer.OrdinalIgnoreCase);
+    private TimeZoneInfo _zone = TimeZoneInfo.Utc;
+    private IGrainTimer? _allowListTimer;
+
+    private SchoolState S => state.State;
+    private string SchoolId => this.GetPrimaryKeyString();
+    private DateTimeOffset Now => time.GetUtcNow();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (S.Spec is { } spec) _zone = TimeZoneInfo.FindSystemTimeZoneById(spec.TimeZoneId);
+        foreach (var p in S.People.Values) IndexCards(p);
+        return Task.CompletedTask;
+    }
+
+    public async Task Configure(SchoolSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!string.Equals(spec.Id, SchoolId, StringComparison.Ordinal))
+            throw new ArgumentException($"Spec is for school '{spec.Id}' but this grain is '{SchoolId}'.", nameof(spec));
+        _zone = TimeZoneInfo.FindSystemTimeZoneById(spec.TimeZoneId);
+        S.Spec = spec;
+        await state.WriteStateAsync();
+        ScheduleAllowLists();
+    }
+
+    public Task<SchoolSpec?> GetSpec() => Task.FromResult(S.Spec);
+
+    public async Task AddDevice(DeviceSpec device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        S.Devices[device.Id] = device;
+        await state.WriteStateAsync();
+        if (device.Kind == DeviceKind.Door) ScheduleAllowLists();
+    }
+
+    public async Task SetPerson(PersonProfile person)
+    {
+        ArgumentNullException.ThrowIfNull(person);
+        if (S.People.TryGetValue(person.Id, out var old))
+            foreach (var c in old.Cards) _byCard.Remove(c.Uid);
+        if (string.Equals(person.School, SchoolId, StringComparison.Ordinal))
+        {
+            S.People[person.Id] = person;
+            IndexCards(person);
+        }
+        else
+        {
+            S.People.Remove(person.Id); // moved to another school
+        }
+        await state.WriteStateAsync();
+        ScheduleAllowLists();
+    }
+
+    private void IndexCards(PersonProfile p)
+    {
+        foreach (var c in p.Cards) _byCard[c.Uid] = p;
+    }
+
+    public Task<AccessVerdict> DecideAccess(string door, string room, string card)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(card);
+        var now = Now;
+        _byCard.TryGetValue(card, out var person);
+        var decision = AccessPolicy.Decide(person, card, SchoolId, ZonesOf(room), S.Lockdown.Active, now, _zone);
+        var afterHours = !OpeningHours.Contains(now, _zone);
+        return Task.FromResult(new AccessVerdict(decision, afterHours, person?.Role));
+    }
+
+    private WeeklySchedule OpeningHours => S.Spec?.OpeningHours ?? DefaultOpeningHours;
+
+    private List<string> ZonesOf(string room)
+    {
+        var zones = new List<string>();
+        if (S.Spec is null) return zones;
+        foreach (var z in S.Spec.Zones)
+            if (z.Rooms.Contains(room, StringComparer.Ordinal)) zones.Add(z.Id);
+        return zones;
+    }
+
+    public async Task Signal(string source, string? room, AlertSignal signal)
+    {
+        var now = Now;
+        Alert? changed;
+        if (signal.Clears)
+        {
+            changed = S.Alerts.ResolveCondition(source, signal.Type, signal.Message, now);
+            if (changed is null) return;
+        }
+        else
+        {
+            var (alert, isNew) = S.Alerts.Raise(SchoolId, room, source, signal.Type, signal.Severity, signal.Message, now);
+            changed = alert;
+            if (isNew)
+            {
+                metrics.AlertRaised(signal.Type.ToString());
+                Log.AlertRaised(logger, alert.Id, signal.Type.ToString(), SchoolId, source, signal.Message);
+            }
+        }
+        await AlertChangedAsync(changed, null, signal.Clears ? signal.Message : null);
+    }
+
+    private async Task AlertChangedAsync(Alert alert, string? by, string? note)
+    {
+        await state.WriteStateAsync();
+        await history.AppendAlertAsync(new AlertSnapshot
+        {
+            SchoolId = SchoolId,
+            AlertId = alert.Id,
+            Source = alert.Source,
+            Type = alert.Type.ToString(),
+            Severity = alert.Severity.ToString(),
+            State = alert.Status.ToString().ToLowerInvariant(),
+            RoomId = alert.Room,
+            Message = alert.Message,
+            Count = alert.Count,
+            ChangedBy = by,
+            Note = note,
+            ChangedAt = Now,
+        });
+        var view = AlertView.Of(alert);
+        _observers.Notify(o => o.AlertChanged(view));
+    }
+
+    public Task<IReadOnlyList<AlertView>> GetAlerts(bool includeClosed = false)
+    {
+        var list = new List<AlertView>();
+        foreach (var a in S.Alerts.Alerts)
+            if (includeClosed || a.Status != AlertStatus.Closed) list.Add(AlertView.Of(a));
+        return Task.FromResult<IReadOnlyList<AlertView>>(list);
+    }
+
+    public Task<AlertView> AcknowledgeAlert(string alertId, string by, string? note) =>
+        HandleAsync("alert.acknowledge", alertId, by, note, (id, who, n, t) => S.Alerts.Acknowledge(id, who, n, t));
+
+    public Task<AlertView> ResolveAlert(string alertId, string by, string? note) =>
+        HandleAsync("alert.resolve", alertId, by, note, (id, who, n, t) => S.Alerts.Resolve(id, who, n, t));
+
+    public Task<AlertView> CloseAlert(string alertId, string by, string? note) =>
+        HandleAsync("alert.close", alertId, by, note, (id, who, n, t) => S.Alerts.Close(id, who, n, t));
+
+    private async Task<AlertView> HandleAsync(string action, string alertId, string by, string? note, Func<string, string, string?, DateTimeOffset, Alert> move)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(alertId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        var alert = move(alertId, by, note, Now);
+        await AuditAsync(by, action, alertId, note);
+        await AlertChangedAsync(alert, by, note);
+        return AlertView.Of(alert);
+    }
+
+    private ValueTask AuditAsync(string actor, string action, string target, string? details) =>
+        history.AppendAuditAsync(new AuditEntry { SchoolId = SchoolId, Actor = actor, Action = action, Target = target, Details = details, At = Now });
+
+    public async Task<LockdownView> StartLockdown(string by, string message)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        ArgumentException.ThrowIfNullOrWhiteSpace(message);
+        return await SendLockdownAsync(true, message, by);
+    }
+
+    public async Task<LockdownView> LiftLockdown(string by)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        return await SendLockdownAsync(false, null, by);
+    }
+
+    private async Task<LockdownView> SendLockdownAsync(bool active, string? message, string by)
+    {
+        var now = Now;
+        var commandId = CommandIds.Next();
+        var targets = new List<DeviceSpec>();
+        foreach (var d in S.Devices.Values)
+            if (d.Kind is DeviceKind.Door or DeviceKind.Sign) targets.Add(d);
+        S.Lockdown.Begin(commandId, active, message, by, targets.Select(t => t.Id), now);
+        await state.WriteStateAsync();
+        await AuditAsync(by, active ? "lockdown.start" : "lockdown.lift", SchoolId, message);
+        var command = new LockdownCommand { Id = commandId, Ts = now.ToUnixTimeMilliseconds(), Active = active, Message = message };
+        foreach (var t in targets)
+            await commands.PublishAsync(DeviceTopic.Command(SchoolId, t.Room, t.Kind, t.Id, CommandNames.Lockdown), command);
+        Log.Lockdown(logger, active ? "started" : "lifted", SchoolId, by, targets.Count);
+        var view = LockdownViewOf();
+        _observers.Notify(o => o.LockdownChanged(view));
+        return view;
+    }
+
+    public Task<LockdownView> GetLockdown() => Task.FromResult(LockdownViewOf());
+
+    public async Task LockdownAcknowledged(string device, string commandId, bool ok, string? error)
+    {
+        if (!S.Lockdown.Acknowledge(device, commandId, ok, error, Now)) return;
+        await state.WriteStateAsync();
+        var view = LockdownViewOf();
+        _observers.Notify(o => o.LockdownChanged(view));
+    }
+
+    private LockdownView LockdownViewOf()
+    {
+        var l = S.Lockdown;
+        return new LockdownView(SchoolId, l.Active, l.Message, l.By, l.Since, l.CommandId, [.. l.Targets], [.. l.Acks.Values], l.NotAcknowledged());
+    }
+
+    public async Task UnlockDoor(string door, string by, int? openMs)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        if (!S.Devices.TryGetValue(door, out var d) || d.Kind != DeviceKind.Door)
+            throw new ArgumentException($"'{door}' is not a door of school {SchoolId}.", nameof(door));
+        await AuditAsync(by, "unlock", door, null);
+        await commands.PublishAsync(DeviceTopic.Command(SchoolId, d.Room, d.Kind, d.Id, CommandNames.Unlock),
+            new UnlockCommand { Id = CommandIds.Next(), Ts = Now.ToUnixTimeMilliseconds(), OpenMs = openMs, By = by });
+    }
+
+    private void ScheduleAllowLists()
+    {
+        if (_allowListTimer is not null) return;
+        _allowListTimer = RegisterGrainTimer(async _ =>
+        {
+            _allowListTimer?.Dispose();
+            _allowListTimer = null;
+            await PushAllowLists();
+        }, TimeSpan.FromSeconds(1), Timeout.InfiniteTimeSpan);
+    }
+
+    public async Task PushAllowLists()
+    {
+        var now = Now;
+        var offset = (int)_zone.GetUtcOffset(now).TotalMinutes;
+        S.AllowListVersion++;
+        foreach (var d in S.Devices.Values)
+        {
+            if (d.Kind != DeviceKind.Door) continue;
+            var entries = AccessPolicy.BuildAllowList(S.People.Values, SchoolId, ZonesOf(d.Room));
+            var command = new AllowlistCommand
+            {
+                Id = CommandIds.Next(),
+                Ts = now.ToUnixTimeMilliseconds(),
+                Version = S.AllowListVersion,
+                TzOffsetMin = offset,
+                Entries = entries.Select(e => new AllowlistEntry
+                {
+                    Card = e.Card,
+                    Windows = e.Windows.Select(w => new AccessWindow { Days = w.Days, From = w.From.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture), To = w.To.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture) }).ToList(),
+                }).ToList(),
+            };
+            await commands.PublishAsync(DeviceTopic.Command(SchoolId, d.Room, d.Kind, d.Id, CommandNames.Allowlist), command);
+        }
+        await state.WriteStateAsync();
+    }
+
+    public Task<SchoolClock> ReportRoom(RoomSnapshot room)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        _rooms[room.Room] = room;
+        if (_observers.Count > 0)
+        {
+            var snapshot = BuildSnapshot();
+            _observers.Notify(o => o.SchoolChanged(snapshot));
+        }
+        return GetClock();
+    }
+
+    public Task<SchoolClock> GetClock() => Task.FromResult(new SchoolClock(S.Spec?.TimeZoneId ?? "UTC", OpeningHours));
+
+    public Task<SchoolSnapshot> GetSnapshot() => Task.FromResult(BuildSnapshot());
+
+    private SchoolSnapshot BuildSnapshot()
+    {
+        double power = 0, energy = 0;
+        int occupied = 0, doorsOpen = 0, online = 0, offline = 0;
+        foreach (var r in _rooms.Values)
+        {
+            power += r.PowerW;
+            energy += r.EnergyTodayKwh;
+            if (r.Occupied) occupied++;
+            foreach (var d in r.Doors.Values) if (d == DoorState.Open) doorsOpen++;
+            online += r.DevicesOnline;
+            offline += r.DevicesOffline;
+        }
+        var byRoom = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var a in S.Alerts.Alerts)
+            if (a.IsActive && a.Room is { } room) byRoom[room] = byRoom.GetValueOrDefault(room) + 1;
+        var rooms = _rooms.Values.OrderBy(r => r.Room, StringComparer.Ordinal).ToList();
+        return new SchoolSnapshot(SchoolId, power, energy, occupied, doorsOpen, online, offline, S.Alerts.ActiveCount(), S.Lockdown.Active, rooms, byRoom, Now);
+    }
+
+    public Task Subscribe(ISchoolObserver observer)
+    {
+        _observers.Subscribe(observer);
+        return Task.CompletedTask;
+    }
+
+    public Task Unsubscribe(ISchoolObserver observer)
+    {
+        _observers.Unsubscribe(observer);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,39 @@
+using Campus.Contracts;
+
+namespace Campus.Controller.Services;
+
+/// <summary>What the check of one signed event found.</summary>
+public enum SignatureVerdict
+{
+    /// <summary>Good MAC, and later than the last verified (boot, seq).</summary>
+    Valid,
+    /// <summary>A byte-identical copy of a recently verified event (QoS 1 redelivery): drop silently.</summary>
+    Duplicate,
+    /// <summary>Good MAC but not later than the last verified (boot, seq), and not a recent copy.</summary>
+    Replayed,
+    /// <summary>No signature, a malformed one, no device key, or a wrong MAC.</summary>
+    Forged,
+}
+
+/// <summary>Verifies the HMAC and the sequence of signed device events (contracts: "Signed events").</summary>
+public interface IEventVerifier
+{
+    /// <returns>The verdict and, for <see cref="SignatureVerdict.Valid"/>, the guard state to keep.</returns>
+    (SignatureVerdict Verdict, ReplayGuardState Guard) Verify(string device, ReadOnlySpan<byte> payload, byte[]? key, uint boot, uint seq, ReplayGuardState guard);
+}
+
+/// <summary>The contracts' <see cref="EventSigner"/> (constant-time MAC check) then <see cref="ReplayGuard"/>.</summary>
+internal sealed class ContractsEventVerifier : IEventVerifier
+{
+    public (SignatureVerdict Verdict, ReplayGuardState Guard) Verify(string device, ReadOnlySpan<byte> payload, byte[]? key, uint boot, uint seq, ReplayGuardState guard)
+    {
+        if (key is null || EventSigner.Verify(device, key, payload) != SignatureStatus.Valid) return (SignatureVerdict.Forged, guard);
+        var replay = new ReplayGuard(guard);
+        return replay.Check(boot, seq, payload) switch
+        {
+            ReplayVerdict.Accepted => (SignatureVerdict.Valid, replay.GetState()),
+            ReplayVerdict.Duplicate => (SignatureVerdict.Duplicate, guard),
+            _ => (SignatureVerdict.Replayed, guard),
+        };
+    }
+}

@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Logging;
+
+namespace Campus.Controller.Services;
+
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Warning, "Device watch: tick of {Device} failed")]
+    public static partial void TickFailed(ILogger logger, string device, Exception exception);
+
+    [LoggerMessage(2, LogLevel.Information, "Rejected message on {Topic} from {Sender}: {Reason} ({Detail})")]
+    public static partial void Rejected(ILogger logger, string topic, string sender, string reason, string detail);
+
+    [LoggerMessage(3, LogLevel.Warning, "Alert {AlertId} {Type} raised at school {School} by {Source}: {Message}")]
+    public static partial void AlertRaised(ILogger logger, string alertId, string type, string school, string source, string message);
+
+    [LoggerMessage(4, LogLevel.Warning, "Storage unavailable while ingesting {Topic}; the message is not acknowledged: {Reason}")]
+    public static partial void StorageUnavailable(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(5, LogLevel.Error, "Ingestion of {Topic} failed; the message is not acknowledged")]
+    public static partial void IngestFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Information, "Device {Device}: {Missed} message(s) missing before seq {Seq} of boot {Boot}")]
+    public static partial void Gap(ILogger logger, string device, uint missed, uint seq, uint boot);
+
+    [LoggerMessage(7, LogLevel.Warning, "Lockdown {State} at school {School} by {By}; sent to {Count} device(s)")]
+    public static partial void Lockdown(ILogger logger, string state, string school, string by, int count);
+
+    [LoggerMessage(8, LogLevel.Information, "Ingestion connected to {Host}:{Port} as {ClientId}")]
+    public static partial void Connected(ILogger logger, string host, int port, string clientId);
+
+    [LoggerMessage(9, LogLevel.Warning, "Ingestion connection to {Host}:{Port} failed; retrying in {Delay}")]
+    public static partial void ConnectFailed(ILogger logger, string host, int port, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Warning, "Could not publish a command to {Topic}")]
+    public static partial void CommandFailed(ILogger logger, string topic, Exception exception);
+}
