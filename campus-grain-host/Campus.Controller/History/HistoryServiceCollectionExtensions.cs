@@ -49,7 +49,7 @@ public static class HistoryStoreFactory
         {
             HistoryProvider.InMemory => new InMemoryHistoryStore(options, time, logger),
             HistoryProvider.Sqlite => new SqliteHistoryStore(options, time, logger),
-            HistoryProvider.Postgres => throw new NotSupportedException("The PostgreSQL history store is not in this build yet; use Sqlite."),
+            HistoryProvider.Postgres => new PostgresHistoryStore(options, time, logger),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Provider must be InMemory, Sqlite or Postgres."),
         };
     }

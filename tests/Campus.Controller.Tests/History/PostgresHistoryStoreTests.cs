@@ -1,0 +1,79 @@
+using Campus.Controller.History;
+using Campus.Testing;
+using Npgsql;
+
+namespace Campus.Controller.Tests.History;
+
+public sealed class PostgresHistoryStoreTests : HistoryStoreContract
+{
+    protected override async Task<string> CreateDatabaseAsync() =>
+        await (await PostgresServer.GetAsync()).CreateDatabaseAsync("history");
+
+    private protected override IHistoryStore Open(string database, HistoryOptions options, TimeProvider time) =>
+        new PostgresHistoryStore(options, time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+    /// <summary>The database stops taking connections and every session on it is killed, as in a server restart.</summary>
+    private protected override async Task BreakStorageAsync(string database, IHistoryStore store)
+    {
+        var name = new NpgsqlConnectionStringBuilder(database).Database!;
+        await AdminAsync(database, $"ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false");
+        await AdminAsync(database, $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()");
+    }
+
+    private protected override async Task RestoreStorageAsync(string database, IHistoryStore store)
+    {
+        var name = new NpgsqlConnectionStringBuilder(database).Database!;
+        await AdminAsync(database, $"ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true");
+    }
+
+    private static async Task AdminAsync(string database, string sql)
+    {
+        var admin = new NpgsqlConnectionStringBuilder(database) { Database = "postgres", Pooling = false }.ConnectionString;
+        await using var conn = new NpgsqlConnection(admin);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<T> ScalarAsync<T>(string database, string sql)
+    {
+        await using var conn = new NpgsqlConnection(database);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task Schema_version_is_recorded_and_a_second_start_does_not_migrate_again()
+    {
+        var (store, database) = await NewStoreAsync();
+        await store.DisposeAsync();
+        await OpenStoreAsync(database);
+        Assert.Equal(1L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal(1, await ScalarAsync<int>(database, "SELECT MAX(version) FROM schema_version"));
+    }
+
+    [Fact]
+    public async Task The_audit_log_refuses_updates()
+    {
+        var (store, database) = await NewStoreAsync();
+        await store.AppendAuditAsync(new AuditEntry { SchoolId = "s01", Actor = "admin", Action = "unlock", Target = "d1", At = Epoch });
+        var ex = await Assert.ThrowsAsync<PostgresException>(() => ScalarAsync<object>(database, "UPDATE audit_log SET actor = 'someone-else' RETURNING 1"));
+        Assert.Contains("append-only", ex.MessageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_killed_writer_connection_fails_one_batch_and_the_next_one_commits()
+    {
+        var (store, database) = await NewStoreAsync();
+        var t0 = Epoch.AddHours(1);
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10));
+        var name = new NpgsqlConnectionStringBuilder(database).Database!;
+        await AdminAsync(database, $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()");
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(1), 11)).AsTask());
+        Assert.False(store.Health.IsHealthy);
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(1), 11)));
+        Assert.True(store.Health.IsHealthy);
+        Assert.Equal(2L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM telemetry"));
+    }
+}
