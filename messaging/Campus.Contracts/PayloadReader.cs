@@ -88,7 +88,7 @@ public static class PayloadReader
             }
             else if (!EventKinds.IsSentBy(scan.Type, kind))
             {
-                failure = new(PayloadRejection.WrongKind, "type", $"A {(kind == DeviceKind.Unknown ? "unknown" : kind.ToWire())} device does not send '{scan.Type.ToWire()}' events.");
+                failure = new(PayloadRejection.WrongKind, "type", $"Member 'type' is '{scan.Type.ToWire()}', an event that a {(kind == DeviceKind.Unknown ? "device of unknown kind" : kind.ToWire() + " device")} does not send.");
             }
             else
             {
@@ -316,7 +316,7 @@ public static class PayloadReader
         }
         if (versionKind == JsonTokenType.Number && !SchemaVersion.IsKnown(version))
         {
-            return new(PayloadRejection.UnknownVersion, "v", $"Schema version {version} is unknown; this reader knows version {SchemaVersion.Current}.");
+            return new(PayloadRejection.UnknownVersion, "v", $"Member 'v' is {version}, an unknown schema version; this reader knows version {SchemaVersion.Current}.");
         }
         return fieldFailure;
     }
