@@ -125,7 +125,7 @@ namespace Campus.Firmware.Common
 
         public bool IsConnected
         {
-            get { return _running && _mqtt.IsConnected; }
+            get { return _running && _wifi.IsConnected && _mqtt.IsConnected; }
         }
 
         /// <summary>Successful MQTT connects since start.</summary>
