@@ -213,7 +213,7 @@ internal sealed partial class MqttClient : IMqttClient
     {
         ClientId = options.ClientId,
         CleanSession = options.CleanSession,
-        KeepAliveSeconds = (ushort)options.KeepAlivePeriod.TotalSeconds,
+        KeepAliveSeconds = KeepAliveSeconds(options),
         WillTopic = options.WillTopic,
         WillPayload = options.WillPayload,
         WillQualityOfServiceLevel = options.WillTopic is null ? MqttQualityOfServiceLevel.AtMostOnce : options.WillQualityOfServiceLevel,
@@ -221,6 +221,14 @@ internal sealed partial class MqttClient : IMqttClient
         UserName = options.UserName,
         Password = options.Password,
     };
+
+    /// <summary>The keep-alive in whole seconds as sent in CONNECT (a fraction of a second rounds up to 1).</summary>
+    private static ushort KeepAliveSeconds(MqttClientOptions options)
+    {
+        var period = options.KeepAlivePeriod;
+        if (period <= TimeSpan.Zero) return 0;
+        return (ushort)Math.Clamp((long)period.TotalSeconds, 1, ushort.MaxValue);
+    }
 
     private static async Task<(bool SessionPresent, MqttConnectReturnCode Code)> ReadConnAckAsync(MqttClientConnection connection, MqttClientOptions options, CancellationToken token)
     {
@@ -538,7 +546,7 @@ internal sealed partial class MqttClient : IMqttClient
             }
             ack = MqttPacket.FromAcknowledgement(MqttPacketType.PubRec, args.PacketIdentifier);
         }
-        var connection = (MqttClientConnection)args.Connection;
+        var connection = args.Connection;
         if (connection.IsClosed) return; // the broker re-delivers after the reconnect
         try
         {
@@ -554,7 +562,7 @@ internal sealed partial class MqttClient : IMqttClient
 
     private async Task KeepAliveLoopAsync(MqttClientConnection connection, MqttClientOptions options)
     {
-        var keepAlive = options.KeepAlivePeriod;
+        var keepAlive = TimeSpan.FromSeconds(KeepAliveSeconds(options));
         var interval = TimeSpan.FromTicks(Math.Max(keepAlive.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks));
         try
         {

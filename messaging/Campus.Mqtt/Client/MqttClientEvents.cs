@@ -50,7 +50,7 @@ public sealed class MqttApplicationMessageReceivedEventArgs : EventArgs
     private readonly MqttClient _client;
     private int _acknowledged;
 
-    internal MqttApplicationMessageReceivedEventArgs(MqttClient client, string clientId, MqttApplicationMessage applicationMessage, ushort packetIdentifier, object connection)
+    internal MqttApplicationMessageReceivedEventArgs(MqttClient client, string clientId, MqttApplicationMessage applicationMessage, ushort packetIdentifier, MqttClientConnection connection)
     {
         _client = client;
         ClientId = clientId;
@@ -73,7 +73,7 @@ public sealed class MqttApplicationMessageReceivedEventArgs : EventArgs
     public bool IsHandled { get; set; }
 
     /// <summary>The connection the acknowledgement goes out on (moved to a new one when the broker re-delivers a QoS 2 message).</summary>
-    internal volatile object Connection;
+    internal volatile MqttClientConnection Connection;
 
     internal bool IsAcknowledged => Volatile.Read(ref _acknowledged) != 0;
 

@@ -178,3 +178,34 @@ public sealed class ScriptedBrokerClientTests
             new System.Buffers.ReadOnlySequence<byte>(System.Text.Encoding.UTF8.GetBytes(payload)),
             MqttQualityOfServiceLevel.ExactlyOnce, false, dup, id));
 }
+
+public sealed class ClientArgumentTests
+{
+    [Fact]
+    public async Task Connecting_to_a_port_where_nothing_listens_fails_with_a_communication_error()
+    {
+        var port = Campus.Testing.FreePort.Get();
+        await using var client = new MqttClientFactory().CreateMqttClient();
+        var e = await Assert.ThrowsAsync<MqttCommunicationException>(() =>
+            client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithTimeout(TimeSpan.FromSeconds(5)).Build()));
+        Assert.Contains($"127.0.0.1:{port}", e.Message, StringComparison.Ordinal);
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task Publishing_before_connecting_says_the_client_is_not_connected()
+    {
+        await using var client = new MqttClientFactory().CreateMqttClient();
+        await Assert.ThrowsAsync<MqttClientNotConnectedException>(() =>
+            client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("a").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build()));
+    }
+
+    [Fact]
+    public void Builders_refuse_invalid_topics_and_will_settings_without_a_will_topic()
+    {
+        Assert.Throws<ArgumentException>(() => new MqttApplicationMessageBuilder().WithTopic("a/#").Build());
+        Assert.Throws<ArgumentException>(() => new MqttClientSubscribeOptionsBuilder().WithTopicFilter("a/#/b"));
+        Assert.Throws<InvalidOperationException>(() => new MqttClientOptionsBuilder().WithWillRetain().Build());
+        Assert.Throws<InvalidOperationException>(() => new MqttClientSubscribeOptionsBuilder().Build());
+    }
+}

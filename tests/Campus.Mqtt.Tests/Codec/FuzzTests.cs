@@ -15,7 +15,16 @@ public sealed class FuzzTests
     private const int Streams = 100_000;
 
     [Fact]
-    public void Random_and_mutated_streams_never_crash_or_hang_the_decoder()
+    public async Task Random_and_mutated_streams_never_crash_or_hang_the_decoder()
+    {
+        var currentSeed = BaseSeed;
+        var run = Task.Run(() => Run(seed => Volatile.Write(ref currentSeed, seed)));
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(120)));
+        Assert.True(finished == run, $"seed {Volatile.Read(ref currentSeed)}: the decoder did not finish (hang?)");
+        await run;
+    }
+
+    private static void Run(Action<int> reportSeed)
     {
         var samples = new List<byte[]>();
         foreach (var (name, packet) in SamplePackets.All())
@@ -28,6 +37,7 @@ public sealed class FuzzTests
         for (var i = 0; i < Streams; i++)
         {
             var seed = BaseSeed + i;
+            reportSeed(seed);
             var random = new Random(seed);
             var bytes = MakeStream(random, samples);
             var input = random.Next(4) == 0 ? Segments.SplitRandomly(bytes, random) : new ReadOnlySequence<byte>(bytes);

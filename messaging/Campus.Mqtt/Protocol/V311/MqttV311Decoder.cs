@@ -314,15 +314,17 @@ internal static class MqttV311Decoder
 
     private static ushort ReadPacketIdentifier(ref SequenceReader<byte> reader, MqttPacketType type)
     {
-        var id = ReadTwoByteInteger(ref reader, $"{TypeName(type)} packet identifier");
-        if (id == 0) MqttProtocolException.ThrowExpected($"{TypeName(type)} packet identifier", "1 to 65535", "0");
-        return id;
+        // Messages are only built when throwing: this runs for every PUBLISH and acknowledgement.
+        if (!reader.TryReadBigEndian(out short value)) ThrowTruncated($"{TypeName(type)} packet identifier", 2, reader.Remaining);
+        if (value == 0) MqttProtocolException.ThrowExpected($"{TypeName(type)} packet identifier", "1 to 65535", "0");
+        return (ushort)value;
     }
 
     /// <summary>Reads a length-prefixed UTF-8 string as a slice of the input; the caller validates it.</summary>
     internal static ReadOnlySequence<byte> ReadUtf8StringBytes(ref SequenceReader<byte> reader, string what)
     {
-        var length = ReadTwoByteInteger(ref reader, what + " length");
+        if (!reader.TryReadBigEndian(out short signedLength)) ThrowTruncated(what + " length", 2, reader.Remaining);
+        var length = (ushort)signedLength;
         if (reader.Remaining < length) ThrowTruncated(what, length, reader.Remaining);
         var bytes = reader.UnreadSequence.Slice(0, length);
         reader.Advance(length);
