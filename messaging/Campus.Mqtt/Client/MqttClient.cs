@@ -289,6 +289,8 @@ internal sealed partial class MqttClient : IMqttClient
                 }
                 if (pending.Count == 0)
                 {
+                    // Its read loop may already have ended (the broker closed at once): never publish a dead connection.
+                    if (connection.IsClosed) throw new MqttCommunicationException("The broker closed the connection right after CONNACK.", connection.CloseException);
                     Volatile.Write(ref _connection, connection);
                     return;
                 }

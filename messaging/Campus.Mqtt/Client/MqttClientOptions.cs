@@ -13,7 +13,8 @@ public sealed record MqttClientOptions
 
     public int Port { get; init; } = 1883;
 
-    public string ClientId { get; init; } = "campus-" + Guid.NewGuid().ToString("N");
+    /// <summary>Defaults to a random 23-character identifier, the longest every 3.1.1 server must accept.</summary>
+    public string ClientId { get; init; } = "campus-" + Guid.NewGuid().ToString("N")[..16];
 
     public string? UserName { get; init; }
 
