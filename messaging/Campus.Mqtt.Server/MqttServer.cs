@@ -178,7 +178,10 @@ public sealed class MqttServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
         var m = message.ApplicationMessage;
-        Core.Publish(StoredMessage.Create(m.Topic, m.Payload.Span, m.QualityOfServiceLevel, m.Retain));
+        MqttTopic.ThrowIfInvalidTopicName(m.Topic, nameof(message));
+        if (m.QualityOfServiceLevel > MqttQualityOfServiceLevel.ExactlyOnce)
+            throw new ArgumentOutOfRangeException(nameof(message), m.QualityOfServiceLevel, "QoS must be 0, 1 or 2.");
+        Core.Publish(StoredMessage.Create(m.Topic, m.Payload, m.QualityOfServiceLevel, m.Retain));
         return Task.CompletedTask;
     }
 
@@ -193,7 +196,8 @@ public sealed class MqttServer : IAsyncDisposable
     private void CheckKeepAlive()
     {
         var now = _time.GetTimestamp();
-        foreach (var connection in _connections.Keys)
+        // Enumerating the dictionary itself takes no snapshot: cheap with 100,000 connections.
+        foreach (var (connection, _) in _connections)
         {
             if (!connection.IsConnected)
             {

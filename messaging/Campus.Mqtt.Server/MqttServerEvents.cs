@@ -2,26 +2,6 @@ using System.Net;
 
 namespace Campus.Mqtt.Server;
 
-/// <summary>A message as the broker's hooks see it, and as <see cref="MqttServer.InjectApplicationMessage"/> takes it.</summary>
-public sealed class MqttApplicationMessage
-{
-    public MqttApplicationMessage(string topic, ReadOnlyMemory<byte> payload, MqttQualityOfServiceLevel qualityOfServiceLevel = MqttQualityOfServiceLevel.AtMostOnce, bool retain = false)
-    {
-        MqttTopic.ThrowIfInvalidTopicName(topic, nameof(topic));
-        if (qualityOfServiceLevel > MqttQualityOfServiceLevel.ExactlyOnce)
-            throw new ArgumentOutOfRangeException(nameof(qualityOfServiceLevel), qualityOfServiceLevel, "QoS must be 0, 1 or 2.");
-        Topic = topic;
-        Payload = payload;
-        QualityOfServiceLevel = qualityOfServiceLevel;
-        Retain = retain;
-    }
-
-    public string Topic { get; }
-    public ReadOnlyMemory<byte> Payload { get; }
-    public MqttQualityOfServiceLevel QualityOfServiceLevel { get; }
-    public bool Retain { get; }
-}
-
 /// <summary>A message published by the application itself rather than by a client.</summary>
 public sealed class InjectedMqttApplicationMessage
 {

@@ -38,8 +38,7 @@ public sealed class SessionTests
         await Poll.UntilAsync(() => { lock (disconnects) return disconnects.Contains(MqttClientDisconnectType.Takeover); }, "the takeover is reported");
 
         // The session (and its subscription) now belongs to the second connection.
-        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(
-            new MqttApplicationMessage("campus/v1/s01/r1/access/reader-7/cmd/unlock", "{}"u8.ToArray(), MqttQualityOfServiceLevel.AtLeastOnce)));
+        await server.InjectApplicationMessage(TestBroker.Message("campus/v1/s01/r1/access/reader-7/cmd/unlock", "{}", MqttQualityOfServiceLevel.AtLeastOnce));
         var p = await NextPublishAsync(second);
         Assert.Equal("campus/v1/s01/r1/access/reader-7/cmd/unlock", p.Topic);
         Assert.Equal(1, server.ConnectedClientCount);
@@ -120,7 +119,7 @@ public sealed class SessionTests
         await using var server = await TestBroker.StartAsync();
         var first = await RawMqttClient.ConnectAsync(server.Port, "slow", cleanSession: false);
         await first.SubscribeAsync(1, ("jobs/#", MqttQualityOfServiceLevel.AtLeastOnce));
-        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(new MqttApplicationMessage("jobs/1", "do it"u8.ToArray(), MqttQualityOfServiceLevel.AtLeastOnce)));
+        await server.InjectApplicationMessage(TestBroker.Message("jobs/1", "do it", MqttQualityOfServiceLevel.AtLeastOnce));
         var original = await first.ExpectAsync(MqttPacketType.Publish);
         Assert.False(original.Dup);
         first.Drop(); // no PUBACK
@@ -151,7 +150,7 @@ public sealed class SessionTests
         }
         await Poll.UntilAsync(() => server.Core.TryGetSession("offline-dash", out var s) && s!.Sink is null, "the session is offline");
         for (var i = 1; i <= 5; i++)
-            await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(new MqttApplicationMessage($"alerts/{i}", "x"u8.ToArray(), MqttQualityOfServiceLevel.AtLeastOnce)));
+            await server.InjectApplicationMessage(TestBroker.Message($"alerts/{i}", "x", MqttQualityOfServiceLevel.AtLeastOnce));
 
         Assert.Equal(3, metrics["campus.mqtt.broker.messages.dropped"]);
         Assert.True(logger.Contains("offline-dash", "full"), logger.Dump());
@@ -184,8 +183,8 @@ public sealed class SessionTests
         await using var server = await TestBroker.StartAsync();
         await using var sub = await RawMqttClient.ConnectAsync(server.Port, "overlap");
         await sub.SubscribeAsync(1, ("campus/#", MqttQualityOfServiceLevel.AtMostOnce), ("campus/+/energy", MqttQualityOfServiceLevel.AtLeastOnce), ("campus/s1/energy", MqttQualityOfServiceLevel.AtMostOnce));
-        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(new MqttApplicationMessage("campus/s1/energy", "42"u8.ToArray(), MqttQualityOfServiceLevel.ExactlyOnce)));
-        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(new MqttApplicationMessage("campus/end", "."u8.ToArray())));
+        await server.InjectApplicationMessage(TestBroker.Message("campus/s1/energy", "42", MqttQualityOfServiceLevel.ExactlyOnce));
+        await server.InjectApplicationMessage(TestBroker.Message("campus/end", "."));
 
         var first = await sub.ExpectAsync(MqttPacketType.Publish);
         Assert.Equal("campus/s1/energy", first.Topic);

@@ -28,11 +28,15 @@ internal sealed class StoredMessage
     public static StoredMessage Create(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain) =>
         new(topic, Encoding.UTF8.GetBytes(topic), payload.ToArray(), qos, retain);
 
+    public static StoredMessage Create(string topic, in ReadOnlySequence<byte> payload, MqttQualityOfServiceLevel qos, bool retain) =>
+        new(topic, Encoding.UTF8.GetBytes(topic), payload.ToArray(), qos, retain);
+
     public static StoredMessage Create(ReadOnlySpan<char> topic, ReadOnlySpan<byte> topicUtf8, in ReadOnlySequence<byte> payload, MqttQualityOfServiceLevel qos, bool retain) =>
         new(topic.ToString(), topicUtf8.ToArray(), payload.ToArray(), qos, retain);
 
     public StoredMessage WithQos(MqttQualityOfServiceLevel qos, bool retain) =>
         qos == QualityOfServiceLevel && retain == Retain ? this : new(Topic, TopicUtf8, Payload, qos, retain);
 
-    public MqttApplicationMessage ToApplicationMessage() => new(Topic, Payload, QualityOfServiceLevel, Retain);
+    public MqttApplicationMessage ToApplicationMessage() =>
+        new() { Topic = Topic, Payload = PayloadSequence, QualityOfServiceLevel = QualityOfServiceLevel, Retain = Retain };
 }

@@ -61,6 +61,10 @@ internal static class TestBroker
         return server;
     }
 
+    /// <summary>An in-process message for <see cref="MqttServer.InjectApplicationMessage"/>.</summary>
+    public static InjectedMqttApplicationMessage Message(string topic, string payload, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtMostOnce) =>
+        new(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(qos).Build());
+
     public static string TempFile(string name, string? content = null)
     {
         var dir = Directory.CreateTempSubdirectory("campus-mqtt-test-").FullName;
