@@ -67,3 +67,18 @@ public sealed class RoundTripTests
         Assert.ThrowsAny<System.Text.Json.JsonException>(() => PayloadWriter.Write(new DoorEvent { Boot = 1, Seq = 1 }));
     }
 }
+
+public sealed class RejectionTagTests
+{
+    [Fact]
+    public void Every_rejection_reason_and_topic_error_has_its_own_kebab_case_tag()
+    {
+        var payloadTags = Enum.GetValues<PayloadRejection>().Select(r => r.ToTag()).ToArray();
+        var topicTags = Enum.GetValues<TopicError>().Where(e => e != TopicError.None).Select(e => e.ToTag()).ToArray();
+        Assert.Equal(payloadTags.Length + topicTags.Length, payloadTags.Concat(topicTags).Distinct().Count());
+        Assert.All(payloadTags.Concat(topicTags), t => Assert.Matches("^[a-z]+(-[a-z]+)*$", t));
+        Assert.DoesNotContain("unknown", payloadTags);
+        Assert.DoesNotContain("topic-unknown", topicTags);
+        Assert.Equal("malformed-json", PayloadRejection.MalformedJson.ToTag());
+    }
+}
