@@ -60,6 +60,39 @@ public sealed class FuzzTests
         Assert.True(rejected > Streams / 10, $"only {rejected} streams were rejected (base seed {BaseSeed})");
     }
 
+    [Fact]
+    public void Every_single_byte_corruption_of_every_packet_is_read_incomplete_or_rejected_cleanly()
+    {
+        var outcomes = new int[3];
+        foreach (var (name, packet) in SamplePackets.All())
+        {
+            if (name == "PUBLISH large payload") continue;
+            var original = Codec.Encode(packet);
+            for (var position = 0; position < original.Length; position++)
+            {
+                for (var value = 0; value < 256; value++)
+                {
+                    if (original[position] == value) continue;
+                    var corrupted = (byte[])original.Clone();
+                    corrupted[position] = (byte)value;
+                    try
+                    {
+                        outcomes[DecodeAll(new ReadOnlySequence<byte>(corrupted), Codec.Unlimited, seed: -1) > 0 ? 0 : 1]++;
+                    }
+                    catch (MqttProtocolException)
+                    {
+                        outcomes[2]++;
+                    }
+                    catch (Exception e)
+                    {
+                        Assert.Fail($"{name} with byte {position} set to 0x{value:X2}: {e.GetType().Name}: {e.Message}");
+                    }
+                }
+            }
+        }
+        Assert.All(outcomes, count => Assert.True(count > 0, $"outcomes (read, incomplete, rejected): {string.Join(", ", outcomes)}"));
+    }
+
     private static int DecodeAll(ReadOnlySequence<byte> input, int maximumPacketSize, int seed)
     {
         var reader = new SequenceReader<byte>(input);
