@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Campus.Contracts;
+using Campus.Controller.Grains;
+using Campus.Controller.History;
+using Campus.Controller.Services;
+using Campus.Grains;
+using Microsoft.Extensions.Logging;
+
+namespace Campus.Controller.Ingestion;
+
+/// <summary>What to do with the transport-level message after ingestion.</summary>
+public enum IngestDisposition
+{
+    /// <summary>The effect is durable (or the message was a duplicate): acknowledge and route it.</summary>
+    Done,
+
+    /// <summary>The message was rejected with a counted reason: acknowledge it (it never gets better) but do not route it.</summary>
+    Rejected,
+
+    /// <summary>A command of the controller itself echoed back by the subscription: nothing to do.</summary>
+    Ignored,
+
+    /// <summary>The effect could not be made durable (storage down): do NOT acknowledge, so it is delivered again.</summary>
+    Retry,
+}
+
+/// <summary>
+/// Turns one MQTT message into a device-grain call: size, topic, sender, registration and payload
+/// checks (each failure counted under campus.ingest.rejected{reason} and logged), then the device
+/// grain, which de-duplicates, applies and stores it. Nothing here throws for bad input, and a
+/// message can only reach the grain of the device its topic names, after that device was
+/// checked to be registered there.
+/// </summary>
+public sealed class MessageIngestor(
+    IGrainFactory grains,
+    DeviceDirectory directory,
+    ControllerMetrics metrics,
+    TimeProvider time,
+    ILogger<MessageIngestor> logger)
+{
+    public async ValueTask<IngestDisposition> IngestAsync(string topic, ReadOnlyMemory<byte> payload, string? sender, CancellationToken cancellationToken = default)
+    {
+        if (!DeviceTopic.TryParse(topic.AsSpan(), out var parsed, out var topicError))
+        {
+            metrics.Received();
+            return Reject(topic, sender, "bad-topic", topicError.ToString());
+        }
+        if (parsed.Stream == TopicStream.Command)
+        {
+            if (sender is null) return IngestDisposition.Ignored;
+            metrics.Received();
+            return Reject(topic, sender, "device-sent-command", "devices only read commands");
+        }
+        metrics.Received();
+        var started = Stopwatch.GetTimestamp();
+        if (payload.Length > PayloadReader.MaxPayloadBytes)
+            return Reject(topic, sender, "oversize", $"{payload.Length} bytes, limit {PayloadReader.MaxPayloadBytes}");
+        if (sender is not null && !string.Equals(sender, parsed.Device, StringComparison.Ordinal))
+            return Reject(topic, sender, "sender-mismatch", $"client '{sender}' published for device '{parsed.Device}'");
+        if (!directory.TryGet(parsed.Device, out var entry))
+            return Reject(topic, sender, "unknown-device", parsed.Device);
+        if (!string.Equals(entry.School, parsed.School, StringComparison.Ordinal) || !string.Equals(entry.Room, parsed.Room, StringComparison.Ordinal) || entry.Kind != parsed.Kind)
+            return Reject(topic, sender, "wrong-location", $"registered at {entry.School}/{entry.Room} as {entry.Kind.ToWire()}");
+
+        var read = PayloadReader.Read(parsed, payload.Span);
+        if (!read.IsValid) return Reject(topic, sender, ReasonOf(read.Rejection), read.Message);
+
+        // Signed events need their exact bytes; the transport's buffer may be reused once we return.
+        var raw = parsed.Kind == DeviceKind.Door && parsed.Stream == TopicStream.Event ? payload.ToArray() : ReadOnlyMemory<byte>.Empty;
+        try
+        {
+            var result = await DeviceGrains.Get(grains, parsed.Kind, parsed.Device)
+                .Ingest(new DeviceMessage(parsed, read.Value, raw, time.GetUtcNow())).ConfigureAwait(false);
+            switch (result.Outcome)
+            {
+                case IngestOutcome.Accepted:
+                    metrics.Accepted(Stopwatch.GetElapsedTime(started));
+                    return IngestDisposition.Done;
+                case IngestOutcome.Duplicate:
+                    metrics.Duplicate();
+                    return IngestDisposition.Done;
+                default:
+                    return Reject(topic, sender, result.Reason ?? "rejected", "by the device grain");
+            }
+        }
+        catch (StorageUnavailableException e)
+        {
+            Log.StorageUnavailable(logger, topic, e.Message);
+            return IngestDisposition.Retry;
+        }
+        catch (TimeoutException e)
+        {
+            Log.IngestFailed(logger, topic, e);
+            return IngestDisposition.Retry;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        {
+            // A message that makes a grain fail would fail again on every redelivery: count it and move on.
+            Log.IngestFailed(logger, topic, e);
+            metrics.Rejected("error");
+            return IngestDisposition.Rejected;
+        }
+    }
+
+    private IngestDisposition Reject(string topic, string? sender, string reason, string detail)
+    {
+        metrics.Rejected(reason);
+        Log.Rejected(logger, topic, sender ?? "(unknown)", reason, detail);
+        return IngestDisposition.Rejected;
+    }
+
+    /// <summary>The metric tag of a payload rejection: its name in kebab case (malformed-json, unknown-version, ...).</summary>
+    internal static string ReasonOf(PayloadRejection r) => r switch
+    {
+        PayloadRejection.Empty => "empty",
+        PayloadRejection.Oversize => "oversize",
+        PayloadRejection.MalformedJson => "malformed-json",
+        PayloadRejection.WrongType => "wrong-type",
+        PayloadRejection.MissingField => "missing-field",
+        PayloadRejection.DuplicateField => "duplicate-field",
+        PayloadRejection.UnknownVersion => "unknown-version",
+        PayloadRejection.OutOfRange => "out-of-range",
+        PayloadRejection.UnknownType => "unknown-type",
+        PayloadRejection.WrongKind => "wrong-kind",
+        _ => "invalid",
+    };
+}
