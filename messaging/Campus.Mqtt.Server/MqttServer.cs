@@ -121,9 +121,11 @@ public sealed class MqttServer : IAsyncDisposable
             {
                 return;
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
+            catch (SocketException e)
             {
+                // Out of file descriptors, a connection reset while queued...: log, breathe, go on.
                 Log.AcceptFailed(_logger, e, listener.LocalEndPoint!);
+                await Task.Delay(e.SocketErrorCode == SocketError.TooManyOpenSockets ? 100 : 1, CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
             socket.NoDelay = true;
@@ -194,6 +196,19 @@ public sealed class MqttServer : IAsyncDisposable
     // ---- keep-alive and CONNECT deadline ----
 
     private void CheckKeepAlive()
+    {
+        try
+        {
+            CheckKeepAliveCore();
+        }
+        catch (Exception e)
+        {
+            // A timer callback must never take the process down.
+            Log.HookFailed(_logger, e, "keep-alive check", "*");
+        }
+    }
+
+    private void CheckKeepAliveCore()
     {
         var now = _time.GetTimestamp();
         // Enumerating the dictionary itself takes no snapshot: cheap with 100,000 connections.

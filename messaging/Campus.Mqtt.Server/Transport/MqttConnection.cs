@@ -43,7 +43,9 @@ internal sealed class MqttConnection : IPacketSink
     private bool _outputClosed;
     private int _closeReason = -1;
     private bool _disconnectReceived;
-    private ConnectPacket? _connect;
+    private bool _connectReceived;
+    private string? _userName;
+    private ushort _keepAliveSeconds;
     private StoredMessage? _will;
     private MqttSession? _session;
     private ClientAcl? _acl;
@@ -63,9 +65,9 @@ internal sealed class MqttConnection : IPacketSink
     public EndPoint? RemoteEndPoint { get; }
     public long AcceptedAt { get; }
     public string ClientId { get; private set; } = "";
-    public string? UserName => _connect?.UserName;
+    public string? UserName => _userName;
     public bool IsConnected => _session is not null;
-    public ushort KeepAliveSeconds => _connect?.KeepAliveSeconds ?? 0;
+    public ushort KeepAliveSeconds => _keepAliveSeconds;
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
     /// <summary>Replaces the stream once a TLS handshake has succeeded.</summary>
@@ -83,7 +85,7 @@ internal sealed class MqttConnection : IPacketSink
         {
             _core.Metrics.Rejected.Add(1, BrokerMetrics.ReasonProtocol);
             Log.ProtocolError(_core.Logger, RemoteEndPoint, ClientId, e.Message);
-            if (e.Error == MqttProtocolError.UnsupportedProtocolLevel && _connect is null && _session is null)
+            if (e.Error == MqttProtocolError.UnsupportedProtocolLevel && !_connectReceived)
                 WriteConnAck(false, MqttConnectReturnCode.UnacceptableProtocolVersion);
             SetCloseReason(MqttClientDisconnectType.ProtocolError);
         }
@@ -191,7 +193,10 @@ internal sealed class MqttConnection : IPacketSink
 
     private async ValueTask HandleConnectAsync(ConnectPacket connect)
     {
-        _connect = connect;
+        // Keep what the connection needs, not the packet (it holds the password).
+        _connectReceived = true;
+        _userName = connect.UserName;
+        _keepAliveSeconds = connect.KeepAliveSeconds;
         var clientId = connect.ClientId;
         if (clientId.Length == 0)
         {
@@ -224,7 +229,7 @@ internal sealed class MqttConnection : IPacketSink
     private void RefuseConnect(MqttConnectReturnCode code, string clientId)
     {
         _core.Metrics.Rejected.Add(1, BrokerMetrics.ReasonAuth);
-        Log.ConnectionRefused(_core.Logger, RemoteEndPoint, clientId, _connect?.UserName, code);
+        Log.ConnectionRefused(_core.Logger, RemoteEndPoint, clientId, _userName, code);
         WriteConnAck(false, code);
         SetCloseReason(MqttClientDisconnectType.NotClean);
     }
