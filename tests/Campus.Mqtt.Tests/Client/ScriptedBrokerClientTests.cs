@@ -1,5 +1,6 @@
 using Campus.Mqtt.Protocol;
 using Campus.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Campus.Mqtt.Tests.Client;
 
@@ -88,6 +89,7 @@ public sealed class ScriptedBrokerClientTests
     [Fact]
     public async Task A_broker_that_stops_answering_pings_is_detected_as_dead()
     {
+        var time = new FakeTimeProvider();
         await using var broker = new FakeBroker();
         await using var client = new MqttClientFactory().CreateMqttClient();
         var reason = new TaskCompletionSource<MqttClientDisconnectReason>();
@@ -96,12 +98,39 @@ public sealed class ScriptedBrokerClientTests
             reason.TrySetResult(e.Reason);
             return Task.CompletedTask;
         };
-        await client.ConnectAsync(Options(broker).WithKeepAlivePeriod(TimeSpan.FromSeconds(1)).WithTimeout(TimeSpan.FromSeconds(1)).Build());
+        await client.ConnectAsync(Options(broker).WithKeepAlivePeriod(TimeSpan.FromSeconds(60)).WithTimeout(TimeSpan.FromSeconds(10)).WithTimeProvider(time).Build());
+        var session = await broker.NextSessionAsync();
+        Assert.Equal(60, session.Connect!.KeepAliveSeconds);
+
+        // Idle for a keep-alive period: the client pings.
+        var ping = session.NextAsync(MqttPacketType.PingReq);
+        await Poll.UntilAsync(() => { time.Advance(TimeSpan.FromSeconds(5)); return ping.IsCompleted; }, "the client sends PINGREQ after an idle keep-alive period");
+        Assert.True(time.GetUtcNow() - time.Start >= TimeSpan.FromSeconds(60), "no PINGREQ before the keep-alive period");
+        Assert.True(client.IsConnected);
+
+        // The PINGREQ is never answered: after the timeout the connection is given up.
+        await Poll.UntilAsync(() => { time.Advance(TimeSpan.FromSeconds(1)); return reason.Task.IsCompleted; }, "the client gives up the silent connection");
+        Assert.Equal(MqttClientDisconnectReason.KeepAliveTimeout, await reason.Task);
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_pingresp_keeps_the_connection_alive()
+    {
+        var time = new FakeTimeProvider();
+        await using var broker = new FakeBroker();
+        await using var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(Options(broker).WithKeepAlivePeriod(TimeSpan.FromSeconds(10)).WithTimeout(TimeSpan.FromSeconds(5)).WithTimeProvider(time).Build());
         var session = await broker.NextSessionAsync();
 
-        await session.NextAsync(MqttPacketType.PingReq); // and never answered
-        Assert.Equal(MqttClientDisconnectReason.KeepAliveTimeout, await reason.Task.WaitAsync(TimeSpan.FromSeconds(15)));
-        Assert.False(client.IsConnected);
+        for (var round = 0; round < 3; round++)
+        {
+            var ping = session.NextAsync(MqttPacketType.PingReq);
+            await Poll.UntilAsync(() => { time.Advance(TimeSpan.FromSeconds(1)); return ping.IsCompleted; }, $"PINGREQ number {round + 1} is sent");
+            await session.SendAsync(MqttPacket.FromEmpty(MqttPacketType.PingResp));
+            await Poll.UntilAsync(() => ((MqttClient)client).PingResponsesReceived == round + 1, "the PINGRESP is received");
+        }
+        Assert.True(client.IsConnected);
     }
 
     [Fact]
