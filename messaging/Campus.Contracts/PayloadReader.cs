@@ -37,7 +37,7 @@ public static class PayloadReader
                 {
                     return PayloadResult<IContractPayload>.Reject(Oversize(payload.Length, MaxPayloadBytes));
                 }
-                return PayloadResult<IContractPayload>.Reject(new(PayloadRejection.WrongKind, null, $"A {topic.Kind.ToWire()} device publishes no telemetry."));
+                return PayloadResult<IContractPayload>.Reject(new(PayloadRejection.WrongKind, null, $"A {KindName(topic.Kind)} device publishes no telemetry."));
             case TopicStream.Status:
                 return Widen(ReadStatus(payload));
             case TopicStream.Event:
@@ -53,19 +53,19 @@ public static class PayloadReader
 
     /// <summary>Reads energy/env telemetry.</summary>
     public static PayloadResult<Telemetry> ReadTelemetry(ReadOnlySpan<byte> payload) =>
-        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Telemetry, Schemas.Telemetry.Required, ContractsJsonContext.Default.Telemetry, out var value, out _) ?? Rules.Check(value!), value);
+        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Telemetry, Schemas.Telemetry.Required, ContractsJsonContext.Default.Telemetry, out var value) ?? Rules.Check(value!), value);
 
     /// <summary>Reads maker-kit readings.</summary>
     public static PayloadResult<MakerReading> ReadMakerReading(ReadOnlySpan<byte> payload) =>
-        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Maker, Schemas.Maker.Required, ContractsJsonContext.Default.MakerReading, out var value, out _) ?? Rules.Check(value!), value);
+        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Maker, Schemas.Maker.Required, ContractsJsonContext.Default.MakerReading, out var value) ?? Rules.Check(value!), value);
 
     /// <summary>Reads a status, including the last-will form <c>{"v":1,"state":"offline"}</c>.</summary>
     public static PayloadResult<DeviceStatus> ReadStatus(ReadOnlySpan<byte> payload) =>
-        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Status, Schemas.Status.Required, ContractsJsonContext.Default.DeviceStatus, out var value, out var present) ?? Rules.Check(value!), value);
+        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Status, Schemas.Status.Required, ContractsJsonContext.Default.DeviceStatus, out var value) ?? Rules.Check(value!), value);
 
     /// <summary>Reads a command acknowledgement.</summary>
     public static PayloadResult<CommandAck> ReadCommandAck(ReadOnlySpan<byte> payload) =>
-        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Ack, Schemas.Ack.Required, ContractsJsonContext.Default.CommandAck, out var value, out _) ?? Rules.Check(value!), value);
+        Finish(ReadCore(payload, MaxPayloadBytes, Schemas.Ack, Schemas.Ack.Required, ContractsJsonContext.Default.CommandAck, out var value) ?? Rules.Check(value!), value);
 
     /// <summary>
     /// Reads an event of a device of <paramref name="kind"/>; the concrete record follows <c>type</c>. A type the
@@ -88,7 +88,7 @@ public static class PayloadReader
             }
             else if (!EventKinds.IsSentBy(scan.Type, kind))
             {
-                failure = new(PayloadRejection.WrongKind, "type", $"Member 'type' is '{scan.Type.ToWire()}', an event that a {(kind == DeviceKind.Unknown ? "device of unknown kind" : kind.ToWire() + " device")} does not send.");
+                failure = new(PayloadRejection.WrongKind, "type", $"Member 'type' is '{scan.Type.ToWire()}', an event that a {KindName(kind)} device does not send.");
             }
             else
             {
@@ -133,7 +133,7 @@ public static class PayloadReader
         }
         if (kind != DeviceKind.Unknown && !CommandNames.AppliesTo(name, kind))
         {
-            return PayloadResult<DeviceCommand>.Reject(new(PayloadRejection.WrongKind, null, $"A {kind.ToWire()} device does not take the '{name}' command."));
+            return PayloadResult<DeviceCommand>.Reject(new(PayloadRejection.WrongKind, null, $"A {KindName(kind)} device does not take the '{name}' command."));
         }
         DeviceCommand? value = null;
         var failure = name switch
@@ -151,10 +151,13 @@ public static class PayloadReader
 
     private static Failure? ReadCommand<T>(ReadOnlySpan<byte> payload, Schema schema, JsonTypeInfo<T> info, ref DeviceCommand? value) where T : DeviceCommand
     {
-        var failure = ReadCore(payload, MaxCommandBytes, schema, schema.Required, info, out var typed, out _);
+        var failure = ReadCore(payload, MaxCommandBytes, schema, schema.Required, info, out var typed);
         value = typed;
         return failure;
     }
+
+    private static string KindName(DeviceKind kind) =>
+        kind is > DeviceKind.Unknown and <= DeviceKind.Maker ? kind.ToWire() : "unknown-kind";
 
     private static PayloadResult<IContractPayload> Widen<T>(PayloadResult<T> result) where T : class, IContractPayload =>
         result.IsValid
@@ -164,11 +167,10 @@ public static class PayloadReader
     private static PayloadResult<T> Finish<T>(Failure? failure, T? value) where T : class =>
         failure is { } f ? PayloadResult<T>.Reject(f) : PayloadResult<T>.Accept(value!);
 
-    private static Failure? ReadCore<T>(ReadOnlySpan<byte> payload, int limit, Schema schema, ulong required, JsonTypeInfo<T> info, out T? value, out ulong present) where T : class
+    private static Failure? ReadCore<T>(ReadOnlySpan<byte> payload, int limit, Schema schema, ulong required, JsonTypeInfo<T> info, out T? value) where T : class
     {
         value = null;
         var failure = Scan(payload, limit, schema, out var scan) ?? RequireAll(schema, scan.Present, required);
-        present = scan.Present;
         if (failure is not null)
         {
             return failure;

@@ -343,3 +343,16 @@ public sealed class PayloadReaderTests
         Assert.True(rejected > 0, $"seed {seed}: no corruption was rejected");
     }
 }
+
+public sealed class PayloadReaderEdgeTests
+{
+    [Fact]
+    public void A_default_topic_or_an_undefined_kind_is_answered_with_a_rejection_not_an_exception()
+    {
+        var telemetry = Encoding.UTF8.GetBytes(DocExamples.Telemetry);
+        Assert.Equal(PayloadRejection.WrongKind, PayloadReader.Read(default, telemetry).Rejection);
+        var rex = """{"v":1,"boot":1,"seq":1,"ts":0,"type":"rex"}"""u8;
+        Assert.Equal(PayloadRejection.WrongKind, PayloadReader.ReadEvent(rex, (DeviceKind)42).Rejection);
+        Assert.Equal(PayloadRejection.WrongKind, PayloadReader.ReadCommand("""{"v":1,"id":"c","ts":0,"by":"x"}"""u8, CommandNames.Unlock, (DeviceKind)42).Rejection);
+    }
+}
