@@ -25,6 +25,9 @@ internal sealed class BrokerCore
     [ThreadStatic]
     private static RouteScratch? t_scratch;
 
+    [ThreadStatic]
+    private static MqttSession? t_congested;
+
     private readonly ConcurrentDictionary<string, MqttSession> _sessions = new(StringComparer.Ordinal);
     private readonly Lock _sessionsGate = new();
     private readonly ILogger _logger;
@@ -197,6 +200,7 @@ internal sealed class BrokerCore
     {
         var scratch = t_scratch ?? new RouteScratch();
         t_scratch = null; // re-entrancy (a sink routing again on this thread) gets its own scratch
+        t_congested = null;
         try
         {
             var collector = scratch.Collector;
@@ -236,9 +240,29 @@ internal sealed class BrokerCore
         }
     }
 
+    /// <summary>Queue length above which a publisher waits for an online subscriber to catch up.</summary>
+    public int HighWater => Math.Max(Options.MaxInflightMessagesPerSession, Options.MaxQueuedMessagesPerSession / 4);
+
+    /// <summary>
+    /// After a publish was routed on this thread: the online subscriber whose queue it pushed
+    /// over <see cref="HighWater"/>, if any (the caller then pauses reading that publisher).
+    /// </summary>
+    public static MqttSession? TakeCongestedSubscriber()
+    {
+        var s = t_congested;
+        t_congested = null;
+        return s;
+    }
+
     private void Deliver(MqttSession session, StoredMessage message, MqttQualityOfServiceLevel qos, bool retain)
     {
-        if (session.Deliver(message, qos, retain) != DeliveryResult.Dropped) return;
+        var result = session.Deliver(message, qos, retain);
+        if (result == DeliveryResult.Queued)
+        {
+            if (t_congested is null && session.IsCongested(HighWater, Environment.TickCount64)) t_congested = session;
+            return;
+        }
+        if (result != DeliveryResult.Dropped) return;
         Metrics.Dropped.Add(1);
         var dropped = session.DroppedMessages;
         if (dropped == 1 || dropped % 1000 == 0)

@@ -42,7 +42,7 @@ public sealed class AclTests
         // door-b listens on its own command topics.
         await using var sub = ExternalProcess.Start("mosquitto_sub",
             ["-h", "127.0.0.1", "-p", P(server.Port), "-u", "door-b", "-P", "b-pass", "-i", "door-b", "-t", $"{b}/cmd/#", "-q", "1", "-C", "1", "-v"]);
-        await Poll.UntilAsync(() => server.Core.TryGetSession("door-b", out var s) && s!.Subscriptions.Count == 1, "door-b subscribed");
+        await Poll.UntilAsync(() => server.Core.TryGetSession("door-b", out var s) && s!.SubscriptionCount == 1, "door-b subscribed");
 
         // door-a forges an unlock for door-b: QoS 1, so mosquitto_pub waits for PUBACK and the
         // attempt is fully processed before the dashboard's real command below.

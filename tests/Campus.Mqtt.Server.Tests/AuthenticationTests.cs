@@ -29,7 +29,7 @@ public sealed class AuthenticationTests
 
         await using var sub = ExternalProcess.Start("mosquitto_sub",
             ["-h", "127.0.0.1", "-p", P(server.Port), "-u", "dashboard", "-P", "other", "-i", "dash", "-t", "t/#", "-C", "1"]);
-        await Poll.UntilAsync(() => server.Core.TryGetSession("dash", out var s) && s!.Subscriptions.Count == 1, "the subscriber is in");
+        await Poll.UntilAsync(() => server.Core.TryGetSession("dash", out var s) && s!.SubscriptionCount == 1, "the subscriber is in");
         var pub = await ExternalProcess.RunAsync("mosquitto_pub", ["-h", "127.0.0.1", "-p", P(server.Port), "-u", "gateway-s01", "-P", "s3cret-pass", "-t", "t/1", "-m", "hi"]);
         Assert.True(pub.ExitCode == 0, pub.Error);
         Assert.Equal(0, await sub.WaitForExitAsync(TimeSpan.FromSeconds(15)));

@@ -11,7 +11,7 @@ public sealed class MosquittoClientTests
 
     private static async Task WaitForSubscriptionAsync(MqttServer server, string clientId, string filter) =>
         await Poll.UntilAsync(
-            () => server.Core.TryGetSession(clientId, out var s) && s!.Sink is not null && s.Subscriptions.ContainsKey(filter),
+            () => server.Core.TryGetSession(clientId, out var s) && s!.Sink is not null && s.HasSubscription(filter),
             $"{clientId} subscribed to {filter}");
 
     [Theory]

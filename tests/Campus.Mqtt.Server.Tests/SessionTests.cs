@@ -213,3 +213,35 @@ public sealed class SessionTests
         lock (seen) Assert.Equal(["pub:x/drop", "pub:x/keep"], seen);
     }
 }
+
+public sealed class BackpressureTests
+{
+    [Fact]
+    public async Task Burst_into_a_small_queue_of_an_online_subscriber_is_slowed_down_not_dropped()
+    {
+        await using var server = await TestBroker.StartAsync(o => { o.MaxQueuedMessagesPerSession = 8; o.MaxInflightMessagesPerSession = 2; });
+        using var metrics = new MetricCapture(server.Meter);
+        await using var sub = await RawMqttClient.ConnectAsync(server.Port, "dashboard");
+        await sub.SubscribeAsync(1, ("burst/#", MqttQualityOfServiceLevel.AtLeastOnce));
+        var got = new List<string>();
+        var reader = Task.Run(async () =>
+        {
+            while (got.Count < 40)
+            {
+                var p = await sub.ReceiveAsync(TimeSpan.FromSeconds(20));
+                if (p.Type != Protocol.MqttPacketType.Publish) continue;
+                got.Add(p.PayloadText);
+                await sub.SendAckAsync(Protocol.MqttPacketType.PubAck, p.PacketIdentifier);
+            }
+        });
+
+        // 40 QoS 1 messages in one write: far more than the subscriber's queue (8) holds at once.
+        await using var pub = await RawMqttClient.ConnectAsync(server.Port, "meter");
+        var burst = Enumerable.Range(0, 40).SelectMany(i => RawMqttClient.EncodePublish("burst/m1", $"{i}", MqttQualityOfServiceLevel.AtLeastOnce, (ushort)(i + 1))).ToArray();
+        await pub.SendRawAsync(burst);
+
+        await reader.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => $"{i}"), got);
+        Assert.Equal(0, metrics["campus.mqtt.broker.messages.dropped"]);
+    }
+}

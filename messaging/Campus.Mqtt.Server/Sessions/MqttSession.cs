@@ -28,6 +28,8 @@ internal sealed class MqttSession
     private Queue<Outgoing>? _queue;
     private HashSet<ushort>? _incomingQos2;
     private ushort _lastPacketId;
+    private TaskCompletionSource? _drained;
+    private long _throttleExemptUntil;
 
     public MqttSession(string clientId, bool clean, int maxInflight, int maxQueued)
     {
@@ -60,6 +62,44 @@ internal sealed class MqttSession
 
     public int QueuedCount { get { lock (Gate) return _queue?.Count ?? 0; } }
 
+    public int SubscriptionCount { get { lock (Gate) return Subscriptions.Count; } }
+
+    /// <summary>True when the session has a subscription to exactly <paramref name="filter"/>.</summary>
+    public bool HasSubscription(string filter)
+    {
+        lock (Gate) return Subscriptions.ContainsKey(filter);
+    }
+
+    /// <summary>
+    /// True when the client is online but its queue is above <paramref name="highWater"/>: the
+    /// publisher that just filled it should pause reading until it drains (TCP backpressure
+    /// instead of dropping). A client that did not drain in time is exempt for a while, so one
+    /// stuck subscriber cannot slow every publisher down.
+    /// </summary>
+    public bool IsCongested(int highWater, long now)
+    {
+        lock (Gate) return _sink is not null && (_queue?.Count ?? 0) > highWater && now >= _throttleExemptUntil;
+    }
+
+    /// <summary>Completes when the queue is at or below <paramref name="lowWater"/> (or the client went offline).</summary>
+    public Task WaitForDrainAsync(int lowWater)
+    {
+        lock (Gate)
+        {
+            if (_sink is null || (_queue?.Count ?? 0) <= lowWater) return Task.CompletedTask;
+            _drainLowWater = lowWater;
+            return (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    /// <summary>The client did not drain in time: no backpressure from it until <paramref name="until"/>.</summary>
+    public void ExemptFromThrottling(long until)
+    {
+        lock (Gate) _throttleExemptUntil = until;
+    }
+
+    private int _drainLowWater;
+
     /// <summary>Connects <paramref name="sink"/>: resends what was in flight (PUBLISH with DUP, or PUBREL), then drains the queue.</summary>
     public void AttachLocked(IPacketSink sink)
     {
@@ -80,6 +120,7 @@ internal sealed class MqttSession
     {
         if (!ReferenceEquals(_sink, sink)) return false;
         _sink = null;
+        ReleaseWaitersLocked();
         return true;
     }
 
@@ -172,6 +213,13 @@ internal sealed class MqttSession
         var sink = _sink;
         if (sink is null || _queue is null) return;
         while (_queue.Count > 0 && (_inflight?.Count ?? 0) < _maxInflight) SendLocked(sink, _queue.Dequeue());
+        if (_drained is not null && _queue.Count <= _drainLowWater) ReleaseWaitersLocked();
+    }
+
+    private void ReleaseWaitersLocked()
+    {
+        _drained?.TrySetResult();
+        _drained = null;
     }
 
     private void SendLocked(IPacketSink sink, Outgoing outgoing)

@@ -139,9 +139,29 @@ internal sealed class MqttConnection : IPacketSink
             var handled = HandlePacketAsync(packet);
             if (!handled.IsCompletedSuccessfully) await handled.ConfigureAwait(false);
             buffer = buffer.Slice(end);
+            if (BrokerCore.TakeCongestedSubscriber() is { } congested) await WaitForSubscriberAsync(congested).ConfigureAwait(false);
             if (_disconnectReceived || _closeReason >= 0) return buffer.Start;
         }
     }
+
+    /// <summary>
+    /// Backpressure: this client's publishes filled an online subscriber's queue, so stop reading
+    /// from it (TCP pushes back) until the queue is half empty, for at most a moment; a
+    /// subscriber that does not drain is exempt for a while and overflow is dropped and counted.
+    /// </summary>
+    private async Task WaitForSubscriberAsync(MqttSession congested)
+    {
+        // Never wait for oneself: this loop is what reads the acknowledgements that drain it.
+        // (Real time on purpose: this is flow control, not protocol timing.)
+        if (ReferenceEquals(congested, _session)) return;
+        var drained = congested.WaitForDrainAsync(_core.HighWater / 2);
+        if (drained.IsCompleted) return;
+        var finished = await Task.WhenAny(drained, Task.Delay(BackpressureWait)).ConfigureAwait(false);
+        if (finished != drained) congested.ExemptFromThrottling(Environment.TickCount64 + (long)StalledExemption.TotalMilliseconds);
+    }
+
+    private static readonly TimeSpan BackpressureWait = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan StalledExemption = TimeSpan.FromSeconds(10);
 
     private ValueTask HandlePacketAsync(in MqttPacket packet)
     {

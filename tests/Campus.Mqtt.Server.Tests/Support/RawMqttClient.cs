@@ -88,6 +88,14 @@ internal sealed class RawMqttClient : IAsyncDisposable
     public Task PublishAsync(string topic, string payload, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtMostOnce, ushort packetId = 0, bool retain = false, bool dup = false) =>
         SendAsync(w => MqttV311Encoder.WritePublish(w, topic, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload)), qos, retain, dup, packetId));
 
+    /// <summary>The bytes of one PUBLISH, for tests that send many in a single write.</summary>
+    public static byte[] EncodePublish(string topic, string payload, MqttQualityOfServiceLevel qos, ushort packetId)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        MqttV311Encoder.WritePublish(buffer, topic, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload)), qos, false, false, packetId);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     public async Task<Received> SubscribeAsync(ushort packetId, params (string Filter, MqttQualityOfServiceLevel Qos)[] filters)
     {
         var list = filters.Select(f => new MqttTopicFilter(f.Filter, f.Qos)).ToList();
