@@ -126,13 +126,17 @@ internal sealed class ReminderService(GrainRuntime runtime, IServiceProvider ser
 
         public ReminderEntry Entry { get; } = entry;
 
-        /// <summary>Arms the timer for the first tick strictly after <paramref name="now"/> (or at StartAt).</summary>
-        public void ArmNext(DateTime now)
+        /// <summary>
+        /// Arms the timer for the first tick at or after <paramref name="now"/>, and strictly after
+        /// <paramref name="lastTick"/> when one was just delivered (missed ticks are skipped, not replayed).
+        /// </summary>
+        public void ArmNext(DateTime now, DateTime? lastTick = null)
         {
+            var floor = lastTick is { } last && last >= now ? last.AddTicks(1) : now;
             var next = Entry.StartAt;
-            if (next < now)
+            if (next < floor)
             {
-                var periods = (now - next).Ticks / Entry.Period.Ticks + 1;
+                var periods = ((floor - next).Ticks + Entry.Period.Ticks - 1) / Entry.Period.Ticks;
                 next += TimeSpan.FromTicks(periods * Entry.Period.Ticks);
             }
             _nextTick = next;
@@ -154,8 +158,7 @@ internal sealed class ReminderService(GrainRuntime runtime, IServiceProvider ser
             lock (owner._gate)
             {
                 if (_disposed) return;
-                var now = owner.Runtime.Time.GetUtcNow().UtcDateTime;
-                ArmNext(now > tick ? now : tick);
+                ArmNext(owner.Runtime.Time.GetUtcNow().UtcDateTime, tick);
             }
         }
 
