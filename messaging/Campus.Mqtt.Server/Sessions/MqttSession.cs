@@ -99,6 +99,10 @@ internal sealed class MqttSession
     }
 
     private int _drainLowWater;
+    private long _completed;
+
+    /// <summary>QoS 1/2 deliveries the client has acknowledged (PUBACK/PUBCOMP), a progress counter.</summary>
+    public long CompletedDeliveries => Volatile.Read(ref _completed);
 
     /// <summary>Connects <paramref name="sink"/>: resends what was in flight (PUBLISH with DUP, or PUBREL), then drains the queue.</summary>
     public void AttachLocked(IPacketSink sink)
@@ -201,6 +205,7 @@ internal sealed class MqttSession
                 if (_inflight[i].PacketId == packetId && _inflight[i].Qos == qos)
                 {
                     _inflight.RemoveAt(i);
+                    _completed++;
                     PumpLocked();
                     return;
                 }

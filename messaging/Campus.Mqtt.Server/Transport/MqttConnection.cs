@@ -155,9 +155,20 @@ internal sealed class MqttConnection : IPacketSink
         // (Real time on purpose: this is flow control, not protocol timing.)
         if (ReferenceEquals(congested, _session)) return;
         var drained = congested.WaitForDrainAsync(_core.HighWater / 2);
-        if (drained.IsCompleted) return;
-        var finished = await Task.WhenAny(drained, Task.Delay(BackpressureWait)).ConfigureAwait(false);
-        if (finished != drained) congested.ExemptFromThrottling(Environment.TickCount64 + (long)StalledExemption.TotalMilliseconds);
+        // Wait as long as the subscriber makes progress; one that acknowledges nothing for a
+        // moment is stalled: exempt it (its overflow is dropped and counted) and read on.
+        var progress = congested.CompletedDeliveries;
+        while (!drained.IsCompleted)
+        {
+            if (await Task.WhenAny(drained, Task.Delay(BackpressureWait)).ConfigureAwait(false) == drained) return;
+            var now = congested.CompletedDeliveries;
+            if (now == progress)
+            {
+                congested.ExemptFromThrottling(Environment.TickCount64 + (long)StalledExemption.TotalMilliseconds);
+                return;
+            }
+            progress = now;
+        }
     }
 
     private static readonly TimeSpan BackpressureWait = TimeSpan.FromMilliseconds(250);
