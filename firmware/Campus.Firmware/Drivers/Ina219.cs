@@ -160,6 +160,8 @@ namespace Campus.Firmware.Drivers
 
         private static int ChooseGain(double maxShuntVolts)
         {
+            // Products like 0.1 * 3.2 land a hair above 0.32 in binary floating point.
+            maxShuntVolts -= 1e-9;
             if (maxShuntVolts <= 0.04)
             {
                 return 0;
