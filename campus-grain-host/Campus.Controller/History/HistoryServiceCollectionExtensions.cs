@@ -62,6 +62,7 @@ internal sealed partial class HistoryHostedService : BackgroundService
     private readonly HistoryOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<HistoryHostedService> _logger;
+    private PeriodicTimer? _timer;
 
     public HistoryHostedService(IHistoryStore store, IOptions<HistoryOptions> options, TimeProvider time, ILogger<HistoryHostedService> logger)
     {
@@ -74,12 +75,20 @@ internal sealed partial class HistoryHostedService : BackgroundService
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        // The period starts now, not whenever the background loop gets its first turn.
+        _timer = new PeriodicTimer(_options.Retention.Interval, _time);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _timer?.Dispose();
+        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(_options.Retention.Interval, _time);
+        var timer = _timer!;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))

@@ -22,6 +22,9 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     /// <summary>When set, every commit and probe fails with this reason, as a storage outage would.</summary>
     internal string? SimulatedOutage { get; set; }
 
+    /// <summary>When set, each commit waits for it first, as a slow disk would.</summary>
+    internal Func<Task>? BeforeCommit { get; set; }
+
     protected override Task<IReadOnlyList<SchoolProfile>> InitializeStorageAsync(CancellationToken cancellationToken)
     {
         lock (_db.Gate)
@@ -54,9 +57,18 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
         }
     }
 
-    protected override Task CommitBatchAsync(List<WriteItem> batch, CancellationToken cancellationToken)
+    protected override async Task CommitBatchAsync(List<WriteItem> batch, CancellationToken cancellationToken)
     {
+        if (BeforeCommit is { } wait)
+        {
+            await wait().ConfigureAwait(false);
+        }
         ThrowIfOutage();
+        Commit(batch);
+    }
+
+    private void Commit(List<WriteItem> batch)
+    {
         lock (_db.Gate)
         {
             _rollup.Clear();
@@ -127,7 +139,6 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
                 _db.Meters[device] = state;
             }
         }
-        return Task.CompletedTask;
     }
 
     private static void Merge(Dictionary<BucketKey, BucketDelta> into, Dictionary<BucketKey, BucketDelta> deltas)

@@ -1,0 +1,95 @@
+using Campus.Controller.History;
+using Campus.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Campus.Controller.Tests.History;
+
+/// <summary>Behaviour of the shared writer and the hosted service, on the in-memory store.</summary>
+public sealed class HistoryStoreBehaviourTests
+{
+    private static readonly DateTimeOffset Epoch = new(2026, 11, 25, 0, 0, 0, TimeSpan.Zero);
+
+    private static TelemetryRecord Reading(uint seq, DateTimeOffset at) => new()
+    {
+        SchoolId = "s01", RoomId = "r1", DeviceId = "m1", Kind = "energy", Boot = 1, Seq = seq, ReceivedAt = at, EnergyKwh = seq,
+    };
+
+    [Fact]
+    public async Task A_full_queue_makes_appenders_wait_and_reports_a_backlog_until_the_writer_catches_up()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var store = new InMemoryHistoryStore(new HistoryOptions { QueueCapacity = 4, MaxBatchSize = 1 })
+        {
+            BeforeCommit = () =>
+            {
+                entered.TrySetResult();
+                return release.Task;
+            },
+        };
+        await store.InitializeAsync();
+
+        var first = store.AppendAsync(Reading(1, Epoch)).AsTask();
+        await entered.Task; // the writer holds the first write in its (slow) commit
+        var queued = Enumerable.Range(2, 4).Select(i => store.AppendAsync(Reading((uint)i, Epoch)).AsTask()).ToList();
+        var waiting = Enumerable.Range(6, 3).Select(i => store.AppendAsync(Reading((uint)i, Epoch)).AsTask()).ToList();
+
+        Assert.All(queued.Concat(waiting).Append(first), t => Assert.False(t.IsCompleted));
+        var health = store.Health;
+        Assert.Equal(HistoryHealthStatus.Degraded, health.Status);
+        Assert.Equal(4, health.QueueLength);
+        Assert.Contains("backlog", health.Reason, StringComparison.Ordinal);
+
+        release.SetResult();
+        var results = await Task.WhenAll(queued.Concat(waiting).Append(first));
+        Assert.All(results, r => Assert.Equal(AppendResult.Inserted, r));
+        Assert.True(store.Health.IsHealthy);
+        Assert.Equal(8, (await store.GetTelemetryAsync(new TelemetryQuery("s01", "m1", Epoch, Epoch.AddDays(1)))).Items.Count);
+    }
+
+    [Fact]
+    public async Task Using_a_store_before_InitializeAsync_is_a_clear_error()
+    {
+        await using var store = new InMemoryHistoryStore(new HistoryOptions());
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => store.AppendAsync(Reading(1, Epoch)).AsTask());
+        Assert.Contains("InitializeAsync", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Appends_with_missing_identifiers_are_rejected_before_they_are_queued()
+    {
+        await using var store = new InMemoryHistoryStore(new HistoryOptions());
+        await store.InitializeAsync();
+        await Assert.ThrowsAsync<ArgumentException>(() => store.AppendAsync(Reading(1, Epoch) with { DeviceId = "" }).AsTask());
+        await Assert.ThrowsAsync<ArgumentException>(() => store.AppendAccessAsync(new AccessLogEntry { SchoolId = "s01", RoomId = "g", DoorId = "d1", EventType = "access", OccurredAt = Epoch, Boot = 1 }).AsTask());
+        Assert.Throws<ArgumentException>(() => new SchoolProfile("s01", "Mars/Olympus_Mons", SchoolProfile.WeekdaysSevenToSix));
+    }
+
+    [Fact]
+    public async Task The_hosted_service_initializes_the_store_and_purges_every_interval()
+    {
+        var time = new FakeTimeProvider(Epoch);
+        var options = new HistoryOptions();
+        options.Retention.Telemetry = TimeSpan.FromDays(90);
+        options.Retention.Interval = TimeSpan.FromHours(1);
+        await using var store = new InMemoryHistoryStore(options, time);
+        var service = new HistoryHostedService(store, Options.Create(options), time, NullLogger<HistoryHostedService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            await store.AppendAsync(Reading(1, Epoch.AddDays(-91)));
+            await store.AppendAsync(Reading(2, Epoch.AddDays(-1)));
+            async Task<int> Rows() => (await store.GetTelemetryAsync(new TelemetryQuery("s01", "m1", Epoch.AddDays(-100), Epoch))).Items.Count;
+            Assert.Equal(2, await Rows());
+
+            time.Advance(TimeSpan.FromHours(1));
+            await Poll.UntilAsync(async () => await Rows() == 1, "the hourly purge removed the 91-day-old row");
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+}
