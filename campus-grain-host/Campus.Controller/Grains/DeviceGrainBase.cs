@@ -261,8 +261,10 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     public virtual async Task Tick()
     {
         if (!S.Provisioned) return;
-        var signal = S.Presence.Check(Now, Options.OfflineTimeout(S.Kind.ToWire()));
-        if (signal is not null) await GoOfflineAsync(signal.Value.Message);
+        var timeout = Options.OfflineTimeout(S.Kind.ToWire());
+        var silent = Now - S.Presence.LastSeen;
+        if (S.Presence.Online && silent > timeout)
+            await GoOfflineAsync($"No message for {silent.TotalSeconds:0} s (timeout {timeout.TotalSeconds:0} s).");
     }
 
     /// <summary>Sends this device's live values to its room (energy delta included) and to observers.</summary>

@@ -127,12 +127,15 @@ public static class ControllerServiceCollectionExtensions
     }
 
     /// <summary>
-    /// The embedded broker's ACL: devices read and write only their own topics; configured users
-    /// (dashboard, gateways, tools) read and write all of campus/v1.
+    /// The embedded broker's ACL: devices read only their own commands; configured users
+    /// (dashboard, gateways, tools) read and write all of campus/v1. Writes are left to the
+    /// controller's publish hook, which holds a device to its own topics and counts every
+    /// attempt outside them (campus.ingest.rejected{reason=sender-mismatch}) instead of the
+    /// broker dropping it unseen.
     /// </summary>
     private static string WriteAclFile(CampusMqttOptions mqtt)
     {
-        var text = BrokerAcl.Build("campus-controller");
+        var text = "pattern read campus/v1/+/+/+/%c/cmd/+\npattern write campus/v1/#\n";
         foreach (var user in mqtt.Users.Keys)
             text += $"\nuser {user}\ntopic readwrite {TopicFilters.All}\n";
         var path = Path.Combine(Path.GetTempPath(), $"campus-acl-{Environment.ProcessId}-{Guid.NewGuid():N}.acl");

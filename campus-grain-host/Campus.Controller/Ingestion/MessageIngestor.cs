@@ -43,7 +43,7 @@ public sealed class MessageIngestor(
         if (!DeviceTopic.TryParse(topic.AsSpan(), out var parsed, out var topicError))
         {
             metrics.Received();
-            return Reject(topic, sender, "bad-topic", topicError.ToString());
+            return Reject(topic, sender, topicError.ToTag(), topicError.ToString());
         }
         if (parsed.Stream == TopicStream.Command)
         {
@@ -63,7 +63,7 @@ public sealed class MessageIngestor(
             return Reject(topic, sender, "wrong-location", $"registered at {entry.School}/{entry.Room} as {entry.Kind.ToWire()}");
 
         var read = PayloadReader.Read(parsed, payload.Span);
-        if (!read.IsValid) return Reject(topic, sender, ReasonOf(read.Rejection), read.Message);
+        if (!read.IsValid) return Reject(topic, sender, read.Rejection.ToTag(), read.Message);
 
         // Signed events need their exact bytes; the transport's buffer may be reused once we return.
         var raw = parsed.Kind == DeviceKind.Door && parsed.Stream == TopicStream.Event ? payload.ToArray() : ReadOnlyMemory<byte>.Empty;
@@ -108,20 +108,4 @@ public sealed class MessageIngestor(
         Log.Rejected(logger, topic, sender ?? "(unknown)", reason, detail);
         return IngestDisposition.Rejected;
     }
-
-    /// <summary>The metric tag of a payload rejection: its name in kebab case (malformed-json, unknown-version, ...).</summary>
-    internal static string ReasonOf(PayloadRejection r) => r switch
-    {
-        PayloadRejection.Empty => "empty",
-        PayloadRejection.Oversize => "oversize",
-        PayloadRejection.MalformedJson => "malformed-json",
-        PayloadRejection.WrongType => "wrong-type",
-        PayloadRejection.MissingField => "missing-field",
-        PayloadRejection.DuplicateField => "duplicate-field",
-        PayloadRejection.UnknownVersion => "unknown-version",
-        PayloadRejection.OutOfRange => "out-of-range",
-        PayloadRejection.UnknownType => "unknown-type",
-        PayloadRejection.WrongKind => "wrong-kind",
-        _ => "invalid",
-    };
 }

@@ -42,6 +42,13 @@ public sealed class ControllerMetrics : IDisposable
     public long DuplicateTotal => Volatile.Read(ref _duplicateTotal);
     public long AcceptedTotal => Volatile.Read(ref _acceptedTotal);
 
+    /// <summary>Rejections so far, by reason (the same counts as campus.ingest.rejected).</summary>
+    public IReadOnlyDictionary<string, long> RejectedByReason => new Dictionary<string, long>(_byReason, StringComparer.Ordinal);
+
+    public long RejectedFor(string reason) => _byReason.GetValueOrDefault(reason);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _byReason = new(StringComparer.Ordinal);
+
     public void Received()
     {
         Interlocked.Increment(ref _receivedTotal);
@@ -51,6 +58,7 @@ public sealed class ControllerMetrics : IDisposable
     public void Rejected(string reason)
     {
         Interlocked.Increment(ref _rejectedTotal);
+        _byReason.AddOrUpdate(reason, 1, static (_, n) => n + 1);
         _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
 

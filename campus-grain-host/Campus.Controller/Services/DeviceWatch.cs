@@ -21,8 +21,8 @@ public sealed class DeviceWatch : IDisposable
     private readonly ControllerOptions _options;
     private readonly ILogger<DeviceWatch> _logger;
     private IGrainFactory? _grains;
+    private readonly SemaphoreSlim _scan = new(1, 1);
     private ITimer? _timer;
-    private int _scanning;
 
     public DeviceWatch(TimeProvider time, IOptions<ControllerOptions> options, ILogger<DeviceWatch> logger)
     {
@@ -64,8 +64,24 @@ public sealed class DeviceWatch : IDisposable
         Volatile.Write(ref e.DeadlineTicks, at?.UtcTicks ?? long.MaxValue);
     }
 
-    /// <summary>Runs one scan now and waits for the ticks it started (tests call this after advancing the clock).</summary>
+    /// <summary>
+    /// Runs one scan now and waits for the ticks it started, and for a scan the timer started
+    /// (tests call this after advancing the clock).
+    /// </summary>
     public async Task ScanAsync()
+    {
+        await _scan.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await ScanCoreAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _scan.Release();
+        }
+    }
+
+    private async Task ScanCoreAsync()
     {
         var grains = _grains;
         if (grains is null) return;
@@ -98,13 +114,17 @@ public sealed class DeviceWatch : IDisposable
 
     private void OnTimer()
     {
-        if (Interlocked.Exchange(ref _scanning, 1) == 1) return;
+        if (!_scan.Wait(0)) return; // the previous scan is still running
         _ = Task.Run(async () =>
         {
-            try { await ScanAsync().ConfigureAwait(false); }
-            finally { Volatile.Write(ref _scanning, 0); }
+            try { await ScanCoreAsync().ConfigureAwait(false); }
+            finally { _scan.Release(); }
         });
     }
 
-    public void Dispose() => _timer?.Dispose();
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _scan.Dispose();
+    }
 }
