@@ -37,6 +37,10 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     private object? _grain;
     private volatile ActivationState _state;
     private bool _executing;                    // a thread is running code of this activation
+    // The lock-free fast path. 1: quiet (valid, idle, nothing queued): an outside caller may take the
+    // activation with one CAS (1 -> 2) and run inline without the lock. 2: such a call runs.
+    // 3: it runs and work was queued meanwhile (its exit hands over to the lock). 0: governed by _gate.
+    private int _fast;
     private int _activeRequests;                // requests started and not finished
     private bool _deactivationStarted;
     private DeactivationReason _deactivationReason;
@@ -64,6 +68,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     {
         var a = new Activation(runtime, id, null) { _grain = target };
         a._state = ActivationState.Valid;
+        a._fast = 1;
         return a;
     }
 
@@ -77,7 +82,8 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     internal ValueTask<TResult> Invoke<TInvoker, TResult>(TInvoker invoker) where TInvoker : struct, IGrainInvoker<TResult>
     {
         var previous = SynchronizationContext.Current;
-        if (previous is not Activation && TryEnterInline(invoker.AlwaysInterleave))
+        int inline;
+        if (previous is not Activation && (inline = TryEnterInline(invoker.AlwaysInterleave)) != 0)
         {
             Runtime.Metrics.CountCall();
             ValueTask<TResult> result;
@@ -97,14 +103,15 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
 
             if (result.IsCompleted)
             {
-                ExitInline(requestFinished: true);
+                if (inline == Token && Interlocked.CompareExchange(ref _fast, 1, 2) == 2) return result;
+                ExitInline(inline, requestFinished: true);
                 return result;
             }
 
             // The grain awaits something: the request stays active until that completes.
             var pending = new RequestItem<TInvoker, TResult>(this, invoker);
             Runtime.Timeouts.Track(pending);
-            ExitInline(requestFinished: false);
+            ExitInline(inline, requestFinished: false);
             pending.WaitFor(this, result);
             return pending.AsValueTask();
         }
@@ -120,32 +127,70 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         return item.AsValueTask();
     }
 
-    private bool TryEnterInline(bool interleave)
+    private const int Token = 1;    // entered with the lock-free token
+    private const int Locked = 2;   // entered under the lock (reentrant / interleaving while requests are active)
+
+    private int TryEnterInline(bool interleave)
     {
+        if (Interlocked.CompareExchange(ref _fast, 2, 1) == 1)
+        {
+            _lastUsed = Runtime.CoarseNow;
+            return Token;
+        }
+        if (!interleave && !Reentrant) return 0;
         lock (_gate)
         {
-            if (_state != ActivationState.Valid || _executing
+            if (_fast != 0 || _state != ActivationState.Valid || _executing
                 || (_activeRequests != 0 && !Reentrant && !interleave)
                 || (interleave ? _interleaved is { Count: > 0 } : _requests is { Count: > 0 })
                 || _segments is { Count: > 0 })
-                return false;
+                return 0;
             _executing = true;
             _activeRequests++;
             _lastUsed = Runtime.CoarseNow;
-            return true;
+            return Locked;
         }
     }
 
-    private void ExitInline(bool requestFinished)
+    private void ExitInline(int inline, bool requestFinished)
     {
         bool schedule;
         lock (_gate)
         {
-            _executing = false;
-            if (requestFinished) _activeRequests--;
+            if (inline == Token)
+            {
+                // Hand over from the token to the lock: the request (if still pending) counts as active.
+                Volatile.Write(ref _fast, 0);
+                if (!requestFinished) _activeRequests++;
+            }
+            else
+            {
+                _executing = false;
+                if (requestFinished) _activeRequests--;
+            }
             schedule = TryClaimExecution();
+            if (!schedule) MaybeQuiet();
         }
         if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    // Must hold _gate. Moves a quiet activation under the lock (or flags a running inline call that work waits).
+    private void LeaveQuiet()
+    {
+        while (true)
+        {
+            var v = Volatile.Read(ref _fast);
+            if (v is 0 or 3) return;
+            if (Interlocked.CompareExchange(ref _fast, v == 1 ? 0 : 3, v) == v) return;
+        }
+    }
+
+    // Must hold _gate. Re-opens the lock-free path when the activation is idle with nothing queued.
+    private void MaybeQuiet()
+    {
+        if (_fast == 0 && !_executing && _activeRequests == 0 && _state == ActivationState.Valid
+            && _requests is not { Count: > 0 } && _interleaved is not { Count: > 0 } && _segments is not { Count: > 0 })
+            Volatile.Write(ref _fast, 1);
     }
 
     /// <summary>Queues a request; false when this activation is gone (the caller re-resolves).</summary>
@@ -155,6 +200,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         lock (_gate)
         {
             if (_state == ActivationState.Invalid) return false;
+            LeaveQuiet();
             if (item.AlwaysInterleave) (_interleaved ??= new Queue<WorkItem>()).Enqueue(item);
             else (_requests ??= new Queue<WorkItem>()).Enqueue(item);
             schedule = TryClaimExecution();
@@ -171,6 +217,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         {
             _activeRequests--;
             schedule = TryClaimExecution();
+            if (!schedule) MaybeQuiet();
         }
         if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
@@ -178,7 +225,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     // Must hold _gate. Claims the right to run code when there is runnable work and nobody runs.
     private bool TryClaimExecution()
     {
-        if (_executing || !HasRunnableWork()) return false;
+        if (_executing || _fast >= 2 || !HasRunnableWork()) return false;
         _executing = true;
         return true;
     }
@@ -200,6 +247,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         bool schedule;
         lock (_gate)
         {
+            LeaveQuiet();
             (_segments ??= new Queue<(SendOrPostCallback, object?)>()).Enqueue((d, state));
             schedule = TryClaimExecution();
         }
@@ -241,6 +289,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
                     else
                     {
                         _executing = false;
+                        MaybeQuiet();
                         return;
                     }
                 }
@@ -317,6 +366,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         lock (_gate)
         {
             if (_state is ActivationState.Deactivating or ActivationState.Invalid) return;
+            LeaveQuiet();
             _state = ActivationState.Deactivating;
             _deactivationReason = reason;
             schedule = TryClaimExecution();
@@ -393,7 +443,8 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         if (Class is null) return false;
         lock (_gate)
         {
-            if (_state != ActivationState.Valid || _executing || _activeRequests != 0 || _requests is { Count: > 0 } || _interleaved is { Count: > 0 })
+            if (_state != ActivationState.Valid || _executing || _fast >= 2 || _activeRequests != 0
+                || _requests is { Count: > 0 } || _interleaved is { Count: > 0 })
                 return false;
             // _lastUsed lags the true last use by less than one quantum, so add one.
             if (nowTicks - _lastUsed < Class.CollectionAge.Ticks + quantumTicks || nowTicks < _keepAliveUntil)
