@@ -145,12 +145,16 @@ public sealed class MqttServer : IAsyncDisposable
             using var timeout = new CancellationTokenSource(_options.ConnectTimeout);
             await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException or ObjectDisposedException)
         {
+            // Not TLS, or a failed handshake: close this socket; the connection never ran.
             Log.TlsFailed(_logger, connection.RemoteEndPoint, e.Message);
             Metrics.Rejected.Add(1, BrokerMetrics.ReasonProtocol);
+            connection.Abort(MqttClientDisconnectType.ProtocolError);
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            await OnConnectionClosedAsync(connection, wasConnected: false, MqttClientDisconnectType.ProtocolError).ConfigureAwait(false);
+            return;
         }
-        // Either way the connection runs its course: after a failed handshake it closes at once.
         connection.UseStream(ssl);
         await connection.RunAsync().ConfigureAwait(false);
     }

@@ -48,11 +48,14 @@ public sealed class TlsTests
     public async Task Plain_mqtt_sent_to_the_tls_port_is_refused_without_harming_the_broker()
     {
         var (cert, key) = WriteSelfSignedPem();
-        await using var server = await TestBroker.StartAsync(o => { o.TlsPort = 0; o.TlsCertificateFile = cert; o.TlsKeyFile = key; });
+        var logger = new CapturingLogger();
+        await using var server = await TestBroker.StartAsync(o => { o.TlsPort = 0; o.TlsCertificateFile = cert; o.TlsKeyFile = key; }, logger);
         var wrong = await ExternalProcess.RunAsync("mosquitto_pub", ["-h", "127.0.0.1", "-p", server.TlsPort.ToString(CultureInfo.InvariantCulture), "-t", "x", "-m", "y"]);
         Assert.NotEqual(0, wrong.ExitCode);
         await using var fine = await RawMqttClient.ConnectAsync(server.Port, "still-fine");
         await fine.PingAsync();
         await fine.ExpectAsync(Protocol.MqttPacketType.PingResp);
+        Assert.True(logger.Contains("TLS handshake"), logger.Dump());
+        Assert.DoesNotContain(logger.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
     }
 }
