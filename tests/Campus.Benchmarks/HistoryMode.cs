@@ -10,7 +10,7 @@ using Npgsql;
 namespace Campus.Benchmarks;
 
 /// <summary>
-/// <c>history [--seconds S] [--concurrency 1,16,256] [--backends postgres,sqlite]</c>: telemetry appends
+/// <c>history [--seconds S] [--concurrency 1,16,256] [--backends postgres,sqlite[,memory]]</c>: telemetry appends
 /// per second into the history store (group commit, rollups included) with 1, 16 and 256 concurrent
 /// appenders, each append awaited until durable, against a naive baseline in the same run: every
 /// appender does one autocommitted INSERT per row on a connection of its own (no rollups).
@@ -44,6 +44,14 @@ internal sealed class HistoryMode : IBenchmarkMode
                 foreach (var c in levels)
                 {
                     var store = await RunStoreAsync(backend, c, duration, scratch.FullName);
+                    if (backend == "memory")
+                    {
+                        // No storage at all: the ceiling of the queue, group commit and rollup code.
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"  {backend,-8} x{c,-4} store {store.PerSecond,10:N0}/s (p50 {store.P50Ms:N1} ms, p99 {store.P99Ms:N1} ms)"));
+                        rows.Add(new JsonObject { ["concurrency"] = c, ["store"] = store.ToJson() });
+                        continue;
+                    }
                     var naive = await RunBaselineAsync(backend, c, duration, scratch.FullName);
                     var ratio = store.PerSecond / naive.PerSecond;
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -85,7 +93,8 @@ internal sealed class HistoryMode : IBenchmarkMode
     {
         "postgres" => await (await PostgresServer.GetAsync()).CreateDatabaseAsync("bench_history"),
         "sqlite" => "Data Source=" + Path.Combine(scratch, Guid.NewGuid().ToString("N") + ".db"),
-        _ => throw new ArgumentException($"unknown backend '{backend}'; use postgres or sqlite"),
+        "memory" => string.Empty,
+        _ => throw new ArgumentException($"unknown backend '{backend}'; use postgres, sqlite or memory"),
     };
 
     private static TelemetryRecord Message(int appender, int concurrency, long i, DateTimeOffset now)
@@ -116,7 +125,7 @@ internal sealed class HistoryMode : IBenchmarkMode
     {
         var options = new HistoryOptions
         {
-            Provider = backend == "postgres" ? HistoryProvider.Postgres : HistoryProvider.Sqlite,
+            Provider = backend switch { "postgres" => HistoryProvider.Postgres, "memory" => HistoryProvider.InMemory, _ => HistoryProvider.Sqlite },
             ConnectionString = await NewDatabaseAsync(backend, scratch),
         };
         await using var store = HistoryStoreFactory.Create(options, TimeProvider.System, NullLoggerFactory.Instance);

@@ -158,7 +158,7 @@ public abstract class HistoryStoreContract : IAsyncLifetime
     {
         var (store, _) = await NewStoreAsync(o => { o.QueueCapacity = 64; o.MaxBatchSize = 50; });
         await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
-        const int appenders = 16, perAppender = 150;
+        const int appenders = 16, perAppender = 100;
         var t0 = Epoch.AddHours(3);
         var results = await Task.WhenAll(Enumerable.Range(0, appenders).Select(a => Task.Run(async () =>
         {
