@@ -54,10 +54,22 @@ internal sealed class DeviceRig : IAsyncDisposable
         return Runtime;
     }
 
-    public T Run<T>(T app) where T : DeviceApp
+    /// <summary>
+    /// Starts the app. Start-up may sleep on the simulated clock (chip resets), so time moves
+    /// while it runs.
+    /// </summary>
+    public async Task<T> RunAsync<T>(T app) where T : DeviceApp
     {
         _app = app;
-        app.Start();
+        var starting = Task.Run(app.Start);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!starting.IsCompleted)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The app did not finish starting.");
+            Clock.Advance(TimeSpan.FromMilliseconds(5));
+            await Task.Delay(1);
+        }
+        await starting;
         return app;
     }
 
@@ -108,6 +120,7 @@ internal sealed class DeviceRig : IAsyncDisposable
             Clock.Advance(TimeSpan.FromMilliseconds(50));
             await Task.Delay(2);
         }
+        if (!stopping.IsCompleted) throw new TimeoutException("The app did not stop within 20 s.");
         await stopping;
     }
 

@@ -39,7 +39,7 @@ public sealed class RuntimeTests
     {
         var mqtt = new FakeMqttClient();
         await using var rig = new DeviceRig("energy", "s01-r101-m1", mqtt);
-        var app = rig.Run(new ProbeApp(rig.CreateRuntime()));
+        var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
 
         await rig.AdvanceUntilAsync(() => mqtt.On("/status").Count > 0, "the online status is published");
 
@@ -70,7 +70,7 @@ public sealed class RuntimeTests
     {
         var mqtt = new FakeMqttClient();
         await using var rig = new DeviceRig("energy", "m2", mqtt);
-        rig.Run(new ProbeApp(rig.CreateRuntime()));
+        await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
         await rig.AdvanceUntilAsync(() => mqtt.On("/status").Count == 1, "the first status");
 
         mqtt.Deliver(rig.Topics.Command("config"), """{"v":1,"id":"cfg-1","heartbeatS":5}""");
@@ -91,13 +91,13 @@ public sealed class RuntimeTests
         var first = new FakeMqttClient();
         await using (var rig = new DeviceRig("energy", "m3", first, store))
         {
-            rig.Run(new ProbeApp(rig.CreateRuntime()));
+            await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
             await rig.AdvanceUntilAsync(() => first.On("/status").Count == 1, "boot 1 is online");
         }
         var second = new FakeMqttClient();
         await using (var rig = new DeviceRig("energy", "m3", second, store))
         {
-            var app = rig.Run(new ProbeApp(rig.CreateRuntime()));
+            var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
             app.Emit("tamper", 1);
             await rig.AdvanceUntilAsync(() => second.Published.Count == 2, "boot 2 publishes status and an event");
             var docs = second.Published.Select(m => Json(m.Payload)).ToArray();
@@ -112,7 +112,7 @@ public sealed class RuntimeTests
         var mqtt = new FakeMqttClient { BrokerAvailable = false };
         await using var rig = new DeviceRig("env", "e1", mqtt);
         rig.Settings.OutboxCapacity = 5;
-        var app = rig.Run(new ProbeApp(rig.CreateRuntime()));
+        var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
         for (int i = 1; i <= 8; i++) app.Emit("tamper", i);
         await rig.AdvanceAsync(TimeSpan.FromSeconds(3));
         Assert.Empty(mqtt.Published);
@@ -139,7 +139,7 @@ public sealed class RuntimeTests
         var mqtt = new FakeMqttClient { BrokerAvailable = false };
         await using var rig = new DeviceRig("env", "e2", mqtt);
         mqtt.AttemptClock = rig.Clock;
-        rig.Run(new ProbeApp(rig.CreateRuntime()));
+        await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
         await rig.AdvanceUntilAsync(() => mqtt.AttemptTicks.Count >= 8, "eight attempts", TimeSpan.FromMilliseconds(50));
 
         var ticks = mqtt.AttemptTicks.ToArray();
@@ -156,7 +156,7 @@ public sealed class RuntimeTests
     {
         var mqtt = new FakeMqttClient();
         await using var rig = new DeviceRig("door", "d1", mqtt);
-        var app = rig.Run(new ProbeApp(rig.CreateRuntime()));
+        var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
         await rig.AdvanceUntilAsync(() => mqtt.On("/status").Count == 1, "online");
 
         mqtt.Deliver(rig.Topics.Command("ping"), """{"v":1,"id":"c-1","ts":0}""");
@@ -193,7 +193,7 @@ public sealed class RuntimeTests
         var mqtt = new FakeMqttClient();
         await using (var rig = new DeviceRig("sign", "sg1", mqtt, store))
         {
-            var app = rig.Run(new ProbeApp(rig.CreateRuntime()));
+            var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
             await rig.AdvanceUntilAsync(() => mqtt.On("/status").Count == 1, "online");
             mqtt.Deliver(rig.Topics.Command("timetable"), """{"v":1,"id":"tt-9","date":"2026-11-26"}""", retain: true);
             await rig.AdvanceUntilAsync(() => mqtt.On("/cmd/timetable/ack").Count == 1, "the timetable is acknowledged");
@@ -209,7 +209,7 @@ public sealed class RuntimeTests
         var again = new FakeMqttClient();
         await using (var rig = new DeviceRig("sign", "sg1", again, store))
         {
-            var app = rig.Run(new ProbeApp(rig.CreateRuntime()));
+            var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
             Assert.Equal([("timetable", "tt-9", true)], app.Commands);
             await rig.AdvanceUntilAsync(() => again.On("/status").Count == 1, "online after reboot");
             again.Deliver(rig.Topics.Command("timetable"), """{"v":1,"id":"tt-9","date":"2026-11-26"}""", retain: true);
@@ -224,13 +224,13 @@ public sealed class RuntimeTests
     {
         var mqtt = new FakeMqttClient { AutoAcknowledge = false };
         await using var rig = new DeviceRig("env", "e3", mqtt);
-        var app = rig.Run(new ProbeApp(rig.CreateRuntime()));
+        var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
         await rig.AdvanceUntilAsync(() => mqtt.On("/status").Count == 1, "online");
         for (int i = 1; i <= 3; i++) app.Emit("tamper", i);
         await rig.AdvanceUntilAsync(() => mqtt.On("/event").Count == 3, "three events sent, unacknowledged");
 
+        mqtt.AutoAcknowledge = true; // for what is sent after the drop; the three stay unacknowledged
         mqtt.Drop();
-        mqtt.AutoAcknowledge = true;
         await rig.AdvanceUntilAsync(() => app.Runtime.Pending == 0 && mqtt.ConnectCount == 2, "resent and acknowledged", TimeSpan.FromMilliseconds(100));
 
         var events = mqtt.On("/event").Select(m => Json(m.Payload).GetProperty("n").GetInt32()).ToArray();
@@ -242,7 +242,7 @@ public sealed class RuntimeTests
     {
         var mqtt = new FakeMqttClient();
         await using var rig = new DeviceRig("env", "e4", mqtt);
-        rig.Run(new ProbeApp(rig.CreateRuntime()));
+        await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
         await rig.AdvanceAsync(TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
         Assert.True(rig.Watchdog.IsRunning);
         Assert.False(rig.Watchdog.HasExpired);
