@@ -1,0 +1,173 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
+using Campus.Controller.Domain;
+using Campus.Controller.Hosting;
+using Campus.Dashboard.Accounts;
+using Campus.Dashboard.Api;
+using Campus.Dashboard.Components;
+using Campus.Dashboard.Live;
+using Campus.Dashboard.Security;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Campus.Dashboard;
+
+internal static class DashboardDefaults
+{
+    public static readonly WeeklySchedule OpeningHours = new([TimeWindow.Parse("12345", "07:00", "18:00")]);
+}
+
+/// <summary>Wiring of the dashboard: <c>services.AddCampusDashboard(configuration)</c> then <c>app.MapCampusDashboard()</c>.</summary>
+public static class DashboardServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the dashboard (Blazor server components, HTTP API, accounts, cookie sign-in, rate
+    /// limiting, antiforgery, OpenAPI), configured from "Campus:Dashboard"; accounts are kept in
+    /// the controller's database ("Campus:Storage"). Needs the controller's services.
+    /// </summary>
+    public static IServiceCollection AddCampusDashboard(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.Configure<DashboardOptions>(configuration.GetSection(DashboardOptions.SectionName));
+        var storage = configuration.GetSection(CampusStorageOptions.SectionName).Get<CampusStorageOptions>() ?? new CampusStorageOptions();
+        var dashboard = configuration.GetSection(DashboardOptions.SectionName).Get<DashboardOptions>() ?? new DashboardOptions();
+        var provider = dashboard.UserStore ?? storage.Provider switch
+        {
+            CampusStorageProvider.Postgres => UserStoreProvider.Postgres,
+            CampusStorageProvider.InMemory => UserStoreProvider.InMemory,
+            _ => UserStoreProvider.Sqlite,
+        };
+        services.TryAddSingleton<IUserStore>(_ => provider switch
+        {
+            UserStoreProvider.Postgres => SqlUserStore.Postgres(storage.PostgresConnectionString ?? throw new InvalidOperationException("Campus:Storage:PostgresConnectionString is empty; the dashboard keeps its accounts in the controller's database.")),
+            UserStoreProvider.Sqlite => SqlUserStore.Sqlite($"Data Source={storage.SqlitePath}"),
+            _ => new InMemoryUserStore(),
+        });
+        return services.AddCampusDashboardCore(dashboard);
+    }
+
+    internal static IServiceCollection AddCampusDashboardCore(this IServiceCollection services, DashboardOptions options)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<DashboardOptions>();
+        services.Configure<PasswordHasherOptions>(o => o.IterationCount = options.PasswordIterations);
+        services.TryAddSingleton<IPasswordHasher<DashboardUser>, PasswordHasher<DashboardUser>>();
+        services.TryAddSingleton<UserService>();
+        services.TryAddSingleton<CampusData>();
+        services.TryAddSingleton<LiveHub>();
+        services.AddHostedService<DashboardStartup>();
+
+        services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(o =>
+            {
+                o.Cookie.Name = "campus.auth";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.LoginPath = "/login";
+                o.LogoutPath = "/account/logout";
+                o.AccessDeniedPath = "/denied";
+                o.ExpireTimeSpan = options.SessionLifetime;
+                o.SlidingExpiration = true;
+                // The API answers 401/403; pages redirect to the sign-in page.
+                o.Events.OnRedirectToLogin = ctx => Answer(ctx.HttpContext, ctx.RedirectUri, StatusCodes.Status401Unauthorized);
+                o.Events.OnRedirectToAccessDenied = ctx => Answer(ctx.HttpContext, ctx.RedirectUri, StatusCodes.Status403Forbidden);
+            });
+        services.AddAuthorization(Policies.Add);
+        services.AddCascadingAuthenticationState();
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "campus.af";
+            o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+        });
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(ApiEndpoints.LoginRateLimit, ctx => RateLimitPartition.GetFixedWindowLimiter(
+                ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = options.LoginPermitLimit, Window = options.LoginWindow, QueueLimit = 0 }));
+        });
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
+        });
+        services.AddOpenApi("v1");
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        return services;
+    }
+
+    private static Task Answer(HttpContext http, string redirect, int status)
+    {
+        if (http.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
+            http.Response.StatusCode = status;
+        else
+            http.Response.Redirect(redirect);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Adds the dashboard's middleware (authentication, authorization, rate limiting, antiforgery)
+    /// and endpoints: pages, <c>/account/*</c>, <c>/api/v1/*</c> and <c>/openapi/v1.json</c>.
+    /// </summary>
+    public static WebApplication MapCampusDashboard(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.UseAntiforgery();
+        var manifest = Path.Combine(AppContext.BaseDirectory, app.Environment.ApplicationName + ".staticwebassets.endpoints.json");
+        if (File.Exists(manifest)) app.MapStaticAssets(manifest);
+        else app.MapStaticAssets();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        AccountEndpoints.Map(app);
+        ApiEndpoints.Map(app);
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+}
+
+/// <summary>Creates the account table and, in demo mode only, the demo accounts.</summary>
+internal sealed class DashboardStartup(IUserStore store, UserService users, IOptions<DashboardOptions> options, CampusData data) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        if (options.Value.Demo) await DemoAccounts.SeedAsync(users, data, options.Value.DemoPassword, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>The demo accounts: a district admin and one account of each role in the first school.</summary>
+internal static class DemoAccounts
+{
+    public static async Task SeedAsync(UserService users, CampusData data, string password, CancellationToken cancellationToken)
+    {
+        var school = (await data.SchoolsAsync().ConfigureAwait(false)).FirstOrDefault()?.Id ?? "s01";
+        foreach (var (name, display, role) in List())
+        {
+            if (await users.FindAsync(name, cancellationToken).ConfigureAwait(false) is not null) continue;
+            await users.SaveAsync(new UserRequest(name, display, role, role == DashboardRole.DistrictAdmin ? null : school, password), "demo-seed", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public static IEnumerable<(string Name, string Display, DashboardRole Role)> List() =>
+    [
+        ("admin", "District Admin", DashboardRole.DistrictAdmin),
+        ("principal", "School Admin", DashboardRole.SchoolAdmin),
+        ("guard", "Security Officer", DashboardRole.Security),
+        ("facilities", "Facilities Manager", DashboardRole.Facilities),
+        ("teacher", "Maker Mentor", DashboardRole.Teacher),
+        ("student", "Student", DashboardRole.Student),
+    ];
+}
