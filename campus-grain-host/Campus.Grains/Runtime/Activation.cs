@@ -190,7 +190,13 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     {
         if (_fast == 0 && !_executing && _activeRequests == 0 && _state == ActivationState.Valid
             && _requests is not { Count: > 0 } && _interleaved is not { Count: > 0 } && _segments is not { Count: > 0 })
+        {
+            // Idle activations are the common case (a million devices): drop the empty queues.
+            _requests = null;
+            _interleaved = null;
+            _segments = null;
             Volatile.Write(ref _fast, 1);
+        }
     }
 
     /// <summary>Queues a request; false when this activation is gone (the caller re-resolves).</summary>
