@@ -189,14 +189,16 @@ internal sealed class SqliteHistoryStore : SqlHistoryStore
         _meters.Clear();
         _writer?.Dispose();
         _writer = null;
-        SqliteConnection.ClearAllPools();
+        using var pooled = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(pooled);
     }
 
     protected override ValueTask DisposeStorageAsync()
     {
         _writer?.Dispose();
         _writer = null;
-        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        using var pooled = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(pooled);
         return ValueTask.CompletedTask;
     }
 

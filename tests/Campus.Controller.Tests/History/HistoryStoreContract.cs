@@ -216,7 +216,7 @@ public abstract class HistoryStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Daily_buckets_follow_the_school_time_zone_on_a_dst_change_day()
+    public async Task Daily_and_hourly_buckets_follow_the_school_time_zone_on_both_dst_change_days()
     {
         var (store, _) = await NewStoreAsync();
         await store.UpsertSchoolAsync(AllDayOpen("de1", "Europe/Berlin"));
@@ -240,6 +240,22 @@ public abstract class HistoryStoreContract : IAsyncLifetime
         Assert.Equal(new DateTimeOffset(2026, 3, 29, 1, 0, 0, TimeSpan.FromHours(1)), hours[1].Start);
         Assert.Equal(new DateTimeOffset(2026, 3, 29, 3, 0, 0, TimeSpan.FromHours(2)), hours[2].Start);
         Assert.All(hours, h => Assert.Equal(1.0, h.EnergyKwh, 9));
+
+        // 2026-10-25: clocks go back from 03:00 CEST to 02:00 CET; the local day lasts 25 hours.
+        var autumn = new DateTimeOffset(2026, 10, 24, 21, 30, 0, TimeSpan.Zero);
+        kwh = 0;
+        seq = 1;
+        await store.AppendAsync(Meter("de1", "r2", "m2", seq++, autumn, kwh));
+        for (var t = autumn.AddMinutes(30); t <= new DateTimeOffset(2026, 10, 25, 22, 0, 0, TimeSpan.Zero); t = t.AddHours(1))
+        {
+            await store.AppendAsync(Meter("de1", "r2", "m2", seq++, t, ++kwh));
+        }
+        var longDay = Assert.Single((await store.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.Room("de1", "r2"), EnergyGranularity.Day, new(2026, 10, 25), new(2026, 10, 25)))).Points);
+        Assert.Equal(25.0, longDay.EnergyKwh, 9);
+        var longHours = (await store.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.Room("de1", "r2"), EnergyGranularity.Hour, new(2026, 10, 25), new(2026, 10, 25)))).Points;
+        Assert.Equal(25, longHours.Count);
+        Assert.Equal(new DateTimeOffset(2026, 10, 25, 2, 0, 0, TimeSpan.FromHours(2)), longHours[2].Start);
+        Assert.Equal(new DateTimeOffset(2026, 10, 25, 2, 0, 0, TimeSpan.FromHours(1)), longHours[3].Start);
     }
 
     [Fact]
