@@ -41,6 +41,12 @@ public interface IRegistryGrain : IGrainWithStringKey
     /// <summary>Registers a device and issues its secrets (returned only now).</summary>
     Task<DeviceCredentials> CreateDevice(DeviceSpec device, string by);
 
+    /// <summary>
+    /// Registers a device that already has secrets (moved from another system, or a development
+    /// seed): the password is stored hashed and the HMAC key kept; audited as credential.import.
+    /// </summary>
+    Task ImportDevice(DeviceSpec device, string mqttPassword, string hmacKeyBase64, string by);
+
     /// <summary>Replaces a device's MQTT password and HMAC key; the old ones stop working at once.</summary>
     Task<DeviceCredentials> RotateCredentials(string deviceId, string by);
 

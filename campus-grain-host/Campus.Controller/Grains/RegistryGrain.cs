@@ -73,7 +73,24 @@ internal sealed class RegistryGrain(
         return room;
     }
 
+    public async Task ImportDevice(DeviceSpec device, string mqttPassword, string hmacKeyBase64, string by)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mqttPassword);
+        if (!DeviceKeys.TryDecode(hmacKeyBase64, out _)) throw new ArgumentException("The HMAC key must be 32 bytes in base64.", nameof(hmacKeyBase64));
+        CheckNewDevice(device);
+        await IssueAsync(device, by, "credential.import", mqttPassword, hmacKeyBase64);
+        await GrainFactory.GetGrain<ISchoolGrain>(device.School).AddDevice(device);
+    }
+
     public async Task<DeviceCredentials> CreateDevice(DeviceSpec device, string by)
+    {
+        CheckNewDevice(device);
+        var credentials = await IssueAsync(device, by, "credential.issue");
+        await GrainFactory.GetGrain<ISchoolGrain>(device.School).AddDevice(device);
+        return credentials;
+    }
+
+    private void CheckNewDevice(DeviceSpec device)
     {
         ArgumentNullException.ThrowIfNull(device);
         RequireSchool(device.School);
@@ -83,9 +100,6 @@ internal sealed class RegistryGrain(
         if (device.Kind == DeviceKind.Unknown) throw new ArgumentException("A device needs a kind: energy, env, door, sign or maker.", nameof(device));
         if (S.Devices.TryGetValue(device.Id, out var existing) && existing.Spec.Kind != device.Kind)
             throw new ArgumentException($"Device '{device.Id}' is already registered as {existing.Spec.Kind.ToWire()}; device ids are unique in the district.", nameof(device));
-        var credentials = await IssueAsync(device, by, "credential.issue");
-        await GrainFactory.GetGrain<ISchoolGrain>(device.School).AddDevice(device);
-        return credentials;
     }
 
     public async Task<DeviceCredentials> RotateCredentials(string deviceId, string by)
@@ -95,11 +109,11 @@ internal sealed class RegistryGrain(
         return await IssueAsync(record.Spec, by, "credential.rotate");
     }
 
-    private async Task<DeviceCredentials> IssueAsync(DeviceSpec device, string by, string action)
+    private async Task<DeviceCredentials> IssueAsync(DeviceSpec device, string by, string action, string? givenPassword = null, string? givenKey = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        var password = Secrets.NewPassword();
-        var key = Secrets.NewHmacKey();
+        var password = givenPassword ?? Secrets.NewPassword();
+        var key = givenKey ?? Secrets.NewHmacKey();
         var (hash, salt) = Secrets.Hash(password);
         var now = time.GetUtcNow();
         var record = new DeviceRecord(device, hash, salt, key, now);

@@ -32,6 +32,7 @@ public static class ControllerServiceCollectionExtensions
         services.Configure<IngestOptions>(configuration.GetSection(IngestOptions.SectionName));
         services.Configure<ControllerOptions>(configuration.GetSection(ControllerOptions.SectionName));
         services.Configure<HistoryOptions>(configuration.GetSection(HistoryOptions.SectionName));
+        services.Configure<SeedOptions>(configuration.GetSection(SeedOptions.SectionName));
         return services.AddCampusControllerCore(storage, mqtt);
     }
 
@@ -45,6 +46,7 @@ public static class ControllerServiceCollectionExtensions
         services.AddOptions<CampusMqttOptions>();
         services.AddOptions<IngestOptions>();
         services.AddOptions<ControllerOptions>();
+        services.AddOptions<SeedOptions>();
 
         // 1. Grain runtime, grains and grain storage (started first).
         services.AddGrainRuntime();
@@ -149,11 +151,13 @@ public static class ControllerServiceCollectionExtensions
 /// directory from the registry grain, starts the device watch and, with the embedded broker,
 /// hooks ingestion into it before it starts listening.
 /// </summary>
-internal sealed class ControllerStartup(IServiceProvider services, IGrainFactory grains, DeviceWatch watch) : IHostedService
+internal sealed class ControllerStartup(IServiceProvider services, IGrainFactory grains, DeviceWatch watch, IOptions<SeedOptions> seed) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await grains.GetGrain<IRegistryGrain>(IRegistryGrain.RegistryKey).Load().ConfigureAwait(false);
+        var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.RegistryKey);
+        await registry.Load().ConfigureAwait(false);
+        await Seeder.ApplyAsync(registry, seed.Value).ConfigureAwait(false);
         watch.Start(grains);
         services.GetService<EmbeddedBrokerBridge>()?.Attach();
     }

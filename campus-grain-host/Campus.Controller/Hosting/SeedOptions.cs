@@ -1,0 +1,58 @@
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.Grains;
+
+namespace Campus.Controller.Hosting;
+
+/// <summary>
+/// A development seed (section "Campus:Seed"), applied at start: schools, rooms and devices with
+/// given secrets, so a fresh host can take simulated devices at once. Existing entries are kept.
+/// </summary>
+public sealed class SeedOptions
+{
+    public const string SectionName = "Campus:Seed";
+
+    public List<SeedSchool> Schools { get; set; } = [];
+    public List<SeedDevice> Devices { get; set; } = [];
+}
+
+public sealed class SeedSchool
+{
+    public string Id { get; set; } = "";
+    public string TimeZoneId { get; set; } = "Asia/Shanghai";
+    public List<string> Rooms { get; set; } = [];
+}
+
+public sealed class SeedDevice
+{
+    public string Id { get; set; } = "";
+    public string School { get; set; } = "";
+    public string Room { get; set; } = "";
+    public string Kind { get; set; } = "";
+    public string Password { get; set; } = "";
+    public string HmacKey { get; set; } = "";
+}
+
+internal static class Seeder
+{
+    public static async Task ApplyAsync(IRegistryGrain registry, SeedOptions seed)
+    {
+        foreach (var school in seed.Schools)
+        {
+            var known = await registry.ListSchools().ConfigureAwait(false);
+            if (!known.Any(s => s.Id == school.Id))
+                await registry.UpsertSchool(new SchoolSpec(school.Id, school.Id, school.TimeZoneId, SchoolGrain.DefaultOpeningHours, []), "seed").ConfigureAwait(false);
+            var rooms = await registry.ListRooms(school.Id).ConfigureAwait(false);
+            foreach (var room in school.Rooms)
+                if (!rooms.Any(r => r.Id == room))
+                    await registry.UpsertRoom(new RoomSpec(school.Id, room, room), "seed").ConfigureAwait(false);
+        }
+        foreach (var d in seed.Devices)
+        {
+            if (await registry.GetDevice(d.Id).ConfigureAwait(false) is not null) continue;
+            if (!WireNames.TryParse<DeviceKind>(d.Kind.AsSpan(), out var kind))
+                throw new InvalidOperationException($"Seed device '{d.Id}' has kind '{d.Kind}'; use energy, env, door, sign or maker.");
+            await registry.ImportDevice(new DeviceSpec(d.School, d.Room, kind, d.Id), d.Password, d.HmacKey, "seed").ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using Campus.Controller.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Campus.GrainHost;
+
+/// <summary>The wiring of the host, kept out of Program.cs.</summary>
+internal static class HostExtensions
+{
+    /// <summary>Adds the controller (grains, storage, history, ingestion, broker) configured from appsettings.</summary>
+    public static WebApplicationBuilder AddCampusControllerHost(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddCampusController(builder.Configuration);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
+        return builder;
+    }
+
+    /// <summary>GET /healthz: 200 with the report when broker, storage and ingestion are up, 503 with it otherwise.</summary>
+    public static IEndpointRouteBuilder MapCampusHealth(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/healthz", async Task<Results<Ok<ControllerHealthReport>, JsonHttpResult<ControllerHealthReport>>> (ControllerHealth health, CancellationToken ct) =>
+        {
+            var report = await health.CheckAsync(ct);
+            return report.Healthy ? TypedResults.Ok(report) : TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        return endpoints;
+    }
+
+    /// <summary>
+    /// The dashboard's mount point. Campus.Dashboard (a Razor class library referenced by this
+    /// project) adds its services and endpoints here, e.g. <c>app.MapCampusDashboard()</c>; the
+    /// controller's grains (IGrainFactory), history (IHistoryStore) and health are in the
+    /// container for it. Until then this maps nothing.
+    /// </summary>
+    public static WebApplication MapCampusDashboardMountPoint(this WebApplication app) => app;
+}
