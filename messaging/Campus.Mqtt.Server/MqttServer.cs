@@ -73,8 +73,9 @@ public sealed class MqttServer : IAsyncDisposable
 
     internal bool HasPublishInterceptor => InterceptingPublishAsync is not null;
 
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    public Task StartAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_stateGate)
         {
             if (_core is not null) throw new InvalidOperationException("The MQTT broker is already started.");
@@ -83,22 +84,37 @@ public sealed class MqttServer : IAsyncDisposable
             _core = new BrokerCore(_options, _logger, Metrics, passwords, acl);
         }
         _stopping = new CancellationTokenSource();
-        var address = IPAddress.Parse(_options.BindAddress);
-        if (_options.DefaultEndpointEnabled) Port = Listen(address, _options.Port, tls: false);
-        if (_options.TlsPort is { } tlsPort)
+        try
         {
-            _certificate = X509Certificate2.CreateFromPemFile(_options.TlsCertificateFile!, _options.TlsKeyFile);
-            TlsPort = Listen(address, tlsPort, tls: true);
+            var address = IPAddress.Parse(_options.BindAddress);
+            if (_options.TlsPort is not null)
+                _certificate = X509Certificate2.CreateFromPemFile(_options.TlsCertificateFile!, _options.TlsKeyFile);
+            if (_options.DefaultEndpointEnabled) Port = Listen(address, _options.Port, tls: false);
+            if (_options.TlsPort is { } tlsPort) TlsPort = Listen(address, tlsPort, tls: true);
+        }
+        catch
+        {
+            // Port in use, bad address or certificate: leave the server as it was, stopped.
+            _stopping.Cancel();
+            foreach (var (listener, _) in _listeners) listener.Dispose();
+            _listeners.Clear();
+            _certificate?.Dispose();
+            _certificate = null;
+            Port = 0;
+            TlsPort = 0;
+            lock (_stateGate) _core = null;
+            throw;
         }
         _keepAliveTimer = _time.CreateTimer(static s => ((MqttServer)s!).CheckKeepAlive(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-        await Task.CompletedTask.ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
+        return Task.CompletedTask;
     }
 
     private int Listen(IPAddress address, int port, bool tls)
     {
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        // SO_REUSEADDR only (restart while old connections sit in TIME_WAIT). .NET's ReuseAddress
+        // also sets SO_REUSEPORT on Linux, which would let a second broker share the port silently.
+        if (OperatingSystem.IsLinux()) listener.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
         listener.Bind(new IPEndPoint(address, port));
         listener.Listen(4096);
         var endPoint = (IPEndPoint)listener.LocalEndPoint!;

@@ -38,3 +38,22 @@ public sealed class HostingTests
         Assert.False(server.IsStarted);
     }
 }
+
+public sealed class StartupTests
+{
+    [Fact]
+    public async Task Start_on_a_port_in_use_fails_clearly_and_leaves_the_server_startable()
+    {
+        await using var first = await TestBroker.StartAsync();
+        await using var second = new MqttServer(new MqttServerOptions { BindAddress = "127.0.0.1", Port = first.Port, AllowAnonymous = true });
+        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => second.StartAsync());
+        Assert.False(second.IsStarted);
+    }
+
+    [Fact]
+    public void Options_without_any_endpoint_are_rejected_with_a_message_that_says_what_to_do()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => new MqttServerOptionsBuilder().WithoutDefaultEndpoint().Build());
+        Assert.Contains("TlsPort", e.Message, StringComparison.Ordinal);
+    }
+}
