@@ -15,7 +15,7 @@ public sealed class Mfrc522Model : SpiDevice
     private readonly byte[] _registers = new byte[64];
     private readonly Queue<byte> _fifo = new();
     private readonly SpiConnectionSettings _settings;
-    private Card? _card;
+    private readonly List<Card> _cards = new();
 
     public Mfrc522Model(SpiConnectionSettings settings, byte version = 0x92)
     {
@@ -61,16 +61,29 @@ public sealed class Mfrc522Model : SpiDevice
 
         lock (_sync)
         {
-            _card = new Card((byte[])uid.Clone());
+            _cards.Clear();
+            _cards.Add(new Card((byte[])uid.Clone()));
         }
     }
 
-    /// <summary>Takes the card out of the field (it loses power and its state).</summary>
+    /// <summary>Adds another card to the field: two cards answering anticollision differently collide.</summary>
+    public void PlaceAnotherCard(byte[] uid)
+    {
+        ArgumentNullException.ThrowIfNull(uid);
+        lock (_sync)
+        {
+            var existing = _cards.ToList();
+            PlaceCard(uid);
+            _cards.InsertRange(0, existing);
+        }
+    }
+
+    /// <summary>Takes every card out of the field (they lose power and their state).</summary>
     public void RemoveCard()
     {
         lock (_sync)
         {
-            _card = null;
+            _cards.Clear();
         }
     }
 
@@ -80,7 +93,7 @@ public sealed class Mfrc522Model : SpiDevice
         {
             lock (_sync)
             {
-                return _card is not null;
+                return _cards.Count > 0;
             }
         }
     }
@@ -227,13 +240,38 @@ public sealed class Mfrc522Model : SpiDevice
         _registers[Reg.Control] &= 0xF8;
         _registers[Reg.ComIrq] |= 0x40;   // TxIRq
         byte[]? answer = null;
-        if (IsAntennaOnLocked && _card is not null)
+        bool collision = false;
+        if (IsAntennaOnLocked)
         {
-            answer = _card.Receive(frame, txLastBits, out bool halted);
-            if (halted)
+            foreach (var card in _cards)
             {
-                HaltCount++;
+                var reply = card.Receive(frame, txLastBits, out bool halted);
+                if (halted)
+                {
+                    HaltCount++;
+                }
+
+                if (reply is null)
+                {
+                    continue;
+                }
+
+                // Several cards answer at once: identical bits add up, different bits collide.
+                if (answer is not null && !answer.AsSpan().SequenceEqual(reply))
+                {
+                    collision = true;
+                }
+
+                answer ??= reply;
             }
+        }
+
+        if (collision)
+        {
+            _registers[Reg.Error] |= 0x08;   // CollErr
+            _registers[Reg.Coll] = 0x00;     // collision position valid (bit 5 clear); position not modelled
+            _registers[Reg.ComIrq] |= 0x22;  // RxIRq | ErrIRq
+            return;
         }
 
         if (answer is null)
@@ -293,7 +331,7 @@ public sealed class Mfrc522Model : SpiDevice
     {
         public const int Command = 0x01, ComIEn = 0x02, ComIrq = 0x04, DivIrq = 0x05, Error = 0x06, Status1 = 0x07;
         public const int FifoData = 0x09, FifoLevel = 0x0A, WaterLevel = 0x0B, Control = 0x0C, BitFraming = 0x0D;
-        public const int Mode = 0x11, TxMode = 0x12, RxMode = 0x13, TxControl = 0x14, CrcResultHigh = 0x21, CrcResultLow = 0x22;
+        public const int Coll = 0x0E, Mode = 0x11, TxMode = 0x12, RxMode = 0x13, TxControl = 0x14, CrcResultHigh = 0x21, CrcResultLow = 0x22;
         public const int RfCfg = 0x26, TMode = 0x2A, Version = 0x37;
     }
 

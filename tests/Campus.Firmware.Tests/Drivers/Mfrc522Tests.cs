@@ -136,6 +136,22 @@ public sealed class Mfrc522Tests
     }
 
     [Fact]
+    public void Two_cards_answering_differently_collide_and_read_as_no_card()
+    {
+        _chip.PlaceCard(TestRig.Bytes("04A1B2C3"));
+        _chip.PlaceAnotherCard(TestRig.Bytes("08D1E2F3"));
+
+        Assert.False(_reader.TryReadCardUid(out var uid));
+        Assert.Empty(uid);
+        Assert.NotEqual(0, _reader.ReadRegister(Mfrc522Registers.Error) & Mfrc522Commands.CollisionErr);
+
+        _chip.RemoveCard();
+        _chip.PlaceCard(TestRig.Bytes("08D1E2F3"));
+        Assert.True(_reader.TryReadCardUid(out uid));
+        Assert.Equal("08D1E2F3", TestRig.Hex(uid));
+    }
+
+    [Fact]
     public void Model_rejects_a_uid_of_the_wrong_length()
     {
         Assert.Throws<ArgumentException>(() => _chip.PlaceCard(new byte[5]));
