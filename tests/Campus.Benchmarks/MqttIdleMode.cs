@@ -53,7 +53,7 @@ internal sealed class MqttIdleMode : IBenchmarkMode
 
         await using (var mosquitto = await MosquittoServer.StartAsync(new MosquittoOptions { Persistence = false }))
         {
-            var pid = FindMosquittoPid(mosquitto.ConfigFile);
+            var pid = ProcessStats.FindByCommandLine("mosquitto", mosquitto.ConfigFile);
             var before = ResidentBytes(pid);
             var sockets = await OpenIdleAsync(mosquitto.Port, connections, "mosquitto");
             await Task.Delay(500);
@@ -105,28 +105,6 @@ internal sealed class MqttIdleMode : IBenchmarkMode
     private static void Close(Socket[] sockets)
     {
         foreach (var s in sockets) s?.Dispose();
-    }
-
-    private static int FindMosquittoPid(string configFile)
-    {
-        foreach (var dir in Directory.GetDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
-                if (cmdline.Contains(configFile, StringComparison.Ordinal) && cmdline.Contains("mosquitto", StringComparison.Ordinal)) return pid;
-            }
-            catch (IOException)
-            {
-                // Process gone.
-            }
-            catch (UnauthorizedAccessException)
-            {
-                // Not ours.
-            }
-        }
-        throw new InvalidOperationException("The Mosquitto process was not found.");
     }
 
     private static long ResidentBytes(int pid)

@@ -30,27 +30,32 @@ internal sealed class MqttThroughputMode : IBenchmarkMode
         var cases = new JsonArray();
         foreach (var qos in new[] { MqttQualityOfServiceLevel.AtMostOnce, MqttQualityOfServiceLevel.AtLeastOnce })
         {
-            double ours, theirs;
+            (double Rate, double PerCpuSecond) ours, theirs;
             await using (var broker = await MqttBrokerChild.StartAsync(MaxQueued, MaxInflight))
-                ours = await RunCaseAsync("campus", broker.Port, qos, publishers, seconds, cases);
+                ours = await RunCaseAsync("campus", broker.Port, broker.ProcessId, qos, publishers, seconds, cases);
             await using (var mosquitto = await MosquittoServer.StartAsync(new MosquittoOptions
             {
                 Persistence = false,
                 ExtraConfig = $"max_inflight_messages {MaxInflight}",
             }))
             {
-                theirs = await RunCaseAsync("mosquitto", mosquitto.Port, qos, publishers, seconds, cases);
+                theirs = await RunCaseAsync("mosquitto", mosquitto.Port, ProcessStats.FindByCommandLine("mosquitto", mosquitto.ConfigFile), qos, publishers, seconds, cases);
             }
-            var ratio = ours / theirs;
-            Console.WriteLine($"QoS {(int)qos}: ours {ours:N0} msg/s, Mosquitto {theirs:N0} msg/s, ratio ours/Mosquitto {ratio:0.00}");
+            var ratio = ours.Rate / theirs.Rate;
+            var cpuRatio = ours.PerCpuSecond / theirs.PerCpuSecond;
+            Console.WriteLine($"QoS {(int)qos}: ours {ours.Rate:N0} msg/s, Mosquitto {theirs.Rate:N0} msg/s, ratio ours/Mosquitto {ratio:0.00}; " +
+                $"per broker CPU-second ours {ours.PerCpuSecond:N0}, Mosquitto {theirs.PerCpuSecond:N0}, ratio {cpuRatio:0.00}");
             results[$"qos{(int)qos}Ratio"] = Math.Round(ratio, 3);
+            results[$"qos{(int)qos}RatioPerBrokerCpuSecond"] = Math.Round(cpuRatio, 3);
         }
         results["cases"] = cases;
         BenchResults.Write("mqtt", results);
         return 0;
     }
 
-    private static async Task<double> RunCaseAsync(string broker, int port, MqttQualityOfServiceLevel qos, int publisherCount, int seconds, JsonArray cases)
+    /// <summary>Runs one case; returns messages/s received and messages per CPU-second the broker process used
+    /// (the second does not depend on how busy the rest of the machine is).</summary>
+    private static async Task<(double Rate, double PerCpuSecond)> RunCaseAsync(string broker, int port, int brokerPid, MqttQualityOfServiceLevel qos, int publisherCount, int seconds, JsonArray cases)
     {
         var label = $"{broker} qos{(int)qos}";
         var run = Guid.NewGuid().ToString("N")[..6];
@@ -70,6 +75,7 @@ internal sealed class MqttThroughputMode : IBenchmarkMode
         await Task.Delay(TimeSpan.FromSeconds(1)); // warm-up
         var startReceived = subscriber.Received;
         var startSent = SumSent(pubs);
+        var startCpu = ProcessStats.CpuSeconds(brokerPid);
         var clock = Stopwatch.StartNew();
         for (var s = 1; s <= seconds; s++)
         {
@@ -80,6 +86,7 @@ internal sealed class MqttThroughputMode : IBenchmarkMode
         var elapsed = clock.Elapsed.TotalSeconds;
         var received = subscriber.Received - startReceived;
         var sent = SumSent(pubs) - startSent;
+        var cpu = ProcessStats.CpuSeconds(brokerPid) - startCpu;
         await stop.CancelAsync();
         foreach (var p in pubs) p.Socket.Dispose();
         subSocket.Dispose();
@@ -94,8 +101,10 @@ internal sealed class MqttThroughputMode : IBenchmarkMode
             ["sentPerSecond"] = Math.Round(sent / elapsed),
             ["received"] = received,
             ["sent"] = sent,
+            ["brokerCpuSeconds"] = Math.Round(cpu, 2),
+            ["receivedPerBrokerCpuSecond"] = Math.Round(received / cpu),
         });
-        return perSecond;
+        return (perSecond, received / cpu);
     }
 
     private static long SumSent(List<(Socket Socket, MqttBenchClients.Publisher Publisher, Task Task)> pubs)
@@ -103,6 +112,42 @@ internal sealed class MqttThroughputMode : IBenchmarkMode
         long sum = 0;
         foreach (var p in pubs) sum += p.Publisher.Sent;
         return sum;
+    }
+}
+
+/// <summary>CPU time and command lines of processes, from /proc.</summary>
+internal static class ProcessStats
+{
+    /// <summary>User + system CPU seconds the process has used.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / 100.0; // USER_HZ is 100 on Linux
+    }
+
+    public static int FindByCommandLine(string program, string argument)
+    {
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                if (cmdline.Contains(argument, StringComparison.Ordinal) && cmdline.Contains(program, StringComparison.Ordinal)) return pid;
+            }
+            catch (IOException)
+            {
+                // Process gone.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours.
+            }
+        }
+        throw new InvalidOperationException($"No {program} process with '{argument}' on its command line.");
     }
 }
 
