@@ -36,20 +36,29 @@ internal static class BrokerCommands
         });
         root.SetAction(async (parse, cancellationToken) =>
         {
-            var settings = new Dictionary<string, string?>
+            // Precedence: built-in defaults < appsettings.json ("Mqtt:Broker") < environment < flags given.
+            var given = new Dictionary<string, string?>();
+            void Given<T>(Option<T> option, string key, Func<T, string?> format)
             {
-                ["Mqtt:Broker:Port"] = parse.GetValue(port).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Mqtt:Broker:BindAddress"] = parse.GetValue(bind),
-                ["Mqtt:Broker:AllowAnonymous"] = parse.GetValue(allowAnonymous) ? "true" : "false",
-                ["Mqtt:Broker:PasswordFile"] = parse.GetValue(passwordFile)?.FullName,
-                ["Mqtt:Broker:AclFile"] = parse.GetValue(aclFile)?.FullName,
-                ["Mqtt:Broker:TlsPort"] = parse.GetValue(tlsPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Mqtt:Broker:TlsCertificateFile"] = parse.GetValue(tlsCert)?.FullName,
-                ["Mqtt:Broker:TlsKeyFile"] = parse.GetValue(tlsKey)?.FullName,
-                ["Mqtt:Broker:MaxPacketSize"] = parse.GetValue(maxPacket)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Mqtt:Broker:MaxQueuedMessagesPerSession"] = parse.GetValue(maxQueued)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                if (parse.GetResult(option) is { Implicit: false }) given[$"Mqtt:Broker:{key}"] = format(parse.GetValue(option)!);
+            }
+            static string Invariant(int v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Given(port, "Port", Invariant);
+            Given(bind, "BindAddress", v => v);
+            Given(allowAnonymous, "AllowAnonymous", v => v ? "true" : "false");
+            Given(passwordFile, "PasswordFile", v => v?.FullName);
+            Given(aclFile, "AclFile", v => v?.FullName);
+            Given(tlsPort, "TlsPort", v => v is { } p ? Invariant(p) : null);
+            Given(tlsCert, "TlsCertificateFile", v => v?.FullName);
+            Given(tlsKey, "TlsKeyFile", v => v?.FullName);
+            Given(maxPacket, "MaxPacketSize", v => v is { } p ? Invariant(p) : null);
+            Given(maxQueued, "MaxQueuedMessagesPerSession", v => v is { } p ? Invariant(p) : null);
+            var defaults = new Dictionary<string, string?>
+            {
+                ["Mqtt:Broker:Port"] = "1883",
+                ["Mqtt:Broker:BindAddress"] = "0.0.0.0",
             };
-            return await RunBrokerAsync(settings, cancellationToken);
+            return await RunBrokerAsync(defaults, given, cancellationToken);
         });
 
         var file = new Argument<FileInfo>("FILE") { Description = "Password file (created when missing)." };
@@ -67,10 +76,12 @@ internal static class BrokerCommands
         return root;
     }
 
-    private static async Task<int> RunBrokerAsync(Dictionary<string, string?> settings, CancellationToken cancellationToken)
+    private static async Task<int> RunBrokerAsync(Dictionary<string, string?> defaults, Dictionary<string, string?> given, CancellationToken cancellationToken)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(settings.Where(kv => kv.Value is not null));
+        // appsettings.json next to the program (a "Mqtt:Broker" section there sets any option).
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = defaults });
+        builder.Configuration.AddInMemoryCollection(given.Where(kv => kv.Value is not null));
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
