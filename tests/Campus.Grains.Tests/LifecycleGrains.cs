@@ -148,3 +148,41 @@ public sealed class RecordingObserver : IThermometerObserver
         return Task.CompletedTask;
     }
 }
+
+public interface ISleepyGrain : IGrainWithStringKey
+{
+    Task<int> ActivationNumber();
+    Task SleepAfter(TimeSpan delay);
+    Task KeepAwake(TimeSpan span);
+}
+
+public sealed class SleepyGrain(Probe probe) : Grain, ISleepyGrain
+{
+    private int _number;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _number = probe.Activations.AddOrUpdate(this.GetPrimaryKeyString(), 1, (_, n) => n + 1);
+        return Task.CompletedTask;
+    }
+
+    public Task<int> ActivationNumber() => Task.FromResult(_number);
+
+    public async Task SleepAfter(TimeSpan delay)
+    {
+        DeactivateOnIdle();
+        await Task.Delay(delay);
+    }
+
+    public Task KeepAwake(TimeSpan span)
+    {
+        DelayDeactivation(span);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        probe.Deactivations.AddOrUpdate(this.GetPrimaryKeyString(), 1, (_, n) => n + 1);
+        return Task.CompletedTask;
+    }
+}

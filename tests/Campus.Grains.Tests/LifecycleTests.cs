@@ -266,4 +266,48 @@ public sealed class LifecycleTests
 
         Assert.True(Interlocked.Read(ref calls) >= 10, $"counted {calls} calls");
     }
+
+    [Fact]
+    public async Task Calls_queued_behind_DeactivateOnIdle_run_on_a_fresh_activation()
+    {
+        await using var runtime = await StartAsync();
+        var key = Keys.New("sleepy");
+        var grain = runtime.GrainFactory.GetGrain<ISleepyGrain>(key);
+        Assert.Equal(1, await grain.ActivationNumber());
+
+        var sleeping = grain.SleepAfter(TimeSpan.FromMilliseconds(50));
+        var queued = Enumerable.Range(0, 5).Select(_ => grain.ActivationNumber()).ToArray();
+        await sleeping;
+
+        Assert.All(await Task.WhenAll(queued), n => Assert.Equal(2, n));
+        Assert.Equal(1, _probe.Deactivations[key]);
+    }
+
+    [Fact]
+    public async Task DelayDeactivation_keeps_an_idle_grain_alive_past_its_collection_age()
+    {
+        await using var runtime = await StartAsync();
+        var kept = Keys.New("sleepy");
+        var plain = Keys.New("sleepy");
+        await runtime.GrainFactory.GetGrain<ISleepyGrain>(kept).KeepAwake(TimeSpan.FromMinutes(40));
+        await runtime.GrainFactory.GetGrain<ISleepyGrain>(plain).ActivationNumber();
+
+        AdvanceMinutes(20); // default collection age: 15 minutes
+        await Poll.UntilAsync(() => _probe.Deactivations.GetValueOrDefault(plain) == 1, "the plain grain was collected");
+        Assert.False(_probe.Deactivations.ContainsKey(kept));
+
+        AdvanceMinutes(25);
+        await Poll.UntilAsync(() => _probe.Deactivations.GetValueOrDefault(kept) == 1, "the kept grain was collected after its delay");
+    }
+
+    [Fact]
+    public async Task Calling_a_stopped_runtime_fails_with_a_clear_message()
+    {
+        var runtime = await StartAsync();
+        var grain = runtime.GrainFactory.GetGrain<ISleepyGrain>(Keys.New("sleepy"));
+        await runtime.DisposeAsync();
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.ActivationNumber());
+        Assert.Contains("stopp", ex.Message, StringComparison.Ordinal);
+    }
 }

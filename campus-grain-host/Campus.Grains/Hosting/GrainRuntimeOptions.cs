@@ -1,6 +1,6 @@
 namespace Campus.Grains;
 
-/// <summary>Settings of the grain runtime (section "Grains" when bound from configuration).</summary>
+/// <summary>Settings of the grain runtime; bind from configuration with services.Configure/// <summary>Settings of the grain runtime (section "Grains" when bound from configuration).</summary>lt;GrainRuntimeOptions/// <summary>Settings of the grain runtime (section "Grains" when bound from configuration).</summary>gt;(section).</summary>
 public sealed class GrainRuntimeOptions
 {
     /// <summary>How long a caller waits for a grain's answer before a <see cref="TimeoutException"/>. Default 30 s.</summary>
