@@ -10,6 +10,9 @@ namespace Campus.Firmware.Apps.Energy
     {
         public Ina219? Ina219 { get; set; }
         public Pzem004t? Pzem { get; set; }
+
+        /// <summary>The UART of the PZEM-004T; opened at start when it is not open yet.</summary>
+        public SerialPort? PzemPort { get; set; }
         public Sht31? Sht31 { get; set; }
         public GpioController? Gpio { get; set; }
 
@@ -115,6 +118,7 @@ namespace Campus.Firmware.Apps.Energy
                     SensorErrors++;
                 }
             }
+            if (_hardware.PzemPort != null && !_hardware.PzemPort.IsOpen) _hardware.PzemPort.Open();
             GpioController? gpio = _hardware.Gpio;
             if (gpio != null)
             {
@@ -213,8 +217,9 @@ namespace Campus.Firmware.Apps.Energy
                     _energyKwh = reading.EnergyWh / 1000.0;
                 }
             }
-            catch (DriverException)
+            catch (Exception)
             {
+                // Driver errors and UART timeouts alike: count, drop the values, keep sampling.
                 SensorErrors++;
                 _counter.Break();
                 _powerW = double.NaN;
