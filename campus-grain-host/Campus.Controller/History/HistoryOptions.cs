@@ -15,6 +15,12 @@ public sealed class HistoryOptions
     /// <summary>Writes waiting for a commit before appenders are made to wait (backpressure).</summary>
     public int QueueCapacity { get; set; } = 50_000;
 
+    /// <summary>
+    /// PostgreSQL: writer loops committing in parallel, each on its own connection (0 = 1). Writes of one
+    /// device always go to the same writer. SQLite and the in-memory store always use one (one write lock).
+    /// </summary>
+    public int Writers { get; set; }
+
     /// <summary>Most writes committed in one transaction.</summary>
     public int MaxBatchSize { get; set; } = 2_000;
 

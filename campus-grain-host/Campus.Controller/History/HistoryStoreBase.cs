@@ -51,10 +51,11 @@ internal abstract class HistoryStoreBase : IHistoryStore
     private static readonly Counter<long> FailedWrites = HistoryMeter.CreateCounter<long>("campus.history.write_failures", description: "Writes failed with storage unavailable");
     private static readonly Histogram<int> BatchSizes = HistoryMeter.CreateHistogram<int>("campus.history.batch_size", description: "Writes per group commit");
 
-    private readonly Channel<WriteItem> _queue;
+    private readonly Channel<WriteItem>[] _queues;
+    private readonly int _capacity;
     private readonly ConcurrentDictionary<string, SchoolProfile> _schools = new(StringComparer.Ordinal);
     private readonly object _healthLock = new();
-    private Task? _writer;
+    private Task[]? _writers;
     private int _initialized;
     private string? _failure;
     private DateTimeOffset _since;
@@ -72,11 +73,18 @@ internal abstract class HistoryStoreBase : IHistoryStore
         Rollup = new EnergyRollup(options);
         DefaultZone = FindZone(options.DefaultTimeZoneId);
         DistrictZone = FindZone(options.DistrictTimeZoneId ?? options.DefaultTimeZoneId);
-        _queue = Channel.CreateBounded<WriteItem>(new BoundedChannelOptions(options.QueueCapacity)
+        var writers = Math.Max(1, WriterCount(options));
+        var perWriter = Math.Max(1, options.QueueCapacity / writers);
+        _capacity = perWriter * writers;
+        _queues = new Channel<WriteItem>[writers];
+        for (var i = 0; i < writers; i++)
         {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+            _queues[i] = Channel.CreateBounded<WriteItem>(new BoundedChannelOptions(perWriter)
+            {
+                SingleReader = true,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+        }
         _since = time.GetUtcNow();
     }
 
@@ -99,11 +107,18 @@ internal abstract class HistoryStoreBase : IHistoryStore
 
     protected abstract Task StoreSchoolAsync(SchoolProfile profile, CancellationToken cancellationToken);
 
-    /// <summary>Commits the batch in one transaction and sets each item's <see cref="WriteItem.Outcome"/>; throws when nothing was committed.</summary>
-    protected abstract Task CommitBatchAsync(List<WriteItem> batch, CancellationToken cancellationToken);
+    /// <summary>
+    /// How many writer loops (each with its own queue, connection and transaction) the backend runs. Writes
+    /// are spread over them by device (telemetry), door (access), alert or school, so that the writes of
+    /// one device are always committed in order by the same writer.
+    /// </summary>
+    private protected virtual int WriterCount(HistoryOptions options) => 1;
 
-    /// <summary>Called after a failed commit: drop connections and caches that may be stale.</summary>
-    protected virtual void OnCommitFailed()
+    /// <summary>Commits the batch of writer <paramref name="writer"/> in one transaction and sets each item's <see cref="WriteItem.Outcome"/>; throws when nothing was committed.</summary>
+    protected abstract Task CommitBatchAsync(int writer, List<WriteItem> batch, CancellationToken cancellationToken);
+
+    /// <summary>Called after a failed commit of a writer: drop its connection and caches that may be stale.</summary>
+    protected virtual void OnCommitFailed(int writer)
     {
     }
 
@@ -140,15 +155,23 @@ internal abstract class HistoryStoreBase : IHistoryStore
         {
             _schools[s.SchoolId] = s;
         }
-        _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _writers = new Task[_queues.Length];
+        for (var i = 0; i < _queues.Length; i++)
+        {
+            var writer = i;
+            _writers[i] = Task.Run(() => WriteLoopAsync(writer), CancellationToken.None);
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        if (_writer is not null)
+        foreach (var queue in _queues)
         {
-            await _writer.ConfigureAwait(false);
+            queue.Writer.TryComplete();
+        }
+        if (_writers is not null)
+        {
+            await Task.WhenAll(_writers).ConfigureAwait(false);
         }
         await DisposeStorageAsync().ConfigureAwait(false);
     }
@@ -182,7 +205,7 @@ internal abstract class HistoryStoreBase : IHistoryStore
         ArgumentException.ThrowIfNullOrEmpty(record.RoomId, nameof(record.RoomId));
         ArgumentException.ThrowIfNullOrEmpty(record.DeviceId, nameof(record.DeviceId));
         ArgumentException.ThrowIfNullOrEmpty(record.Kind, nameof(record.Kind));
-        return EnqueueAsync(WriteItem.For(record), cancellationToken);
+        return EnqueueAsync(WriteItem.For(record), record.DeviceId, cancellationToken);
     }
 
     public ValueTask<AppendResult> AppendAccessAsync(AccessLogEntry entry, CancellationToken cancellationToken = default)
@@ -195,7 +218,7 @@ internal abstract class HistoryStoreBase : IHistoryStore
         {
             throw new ArgumentException("Give both Boot and Seq of the device message, or neither.", nameof(entry));
         }
-        return EnqueueAsync(WriteItem.For(entry), cancellationToken);
+        return EnqueueAsync(WriteItem.For(entry), entry.DoorId, cancellationToken);
     }
 
     public async ValueTask AppendAlertAsync(AlertSnapshot snapshot, CancellationToken cancellationToken = default)
@@ -203,7 +226,7 @@ internal abstract class HistoryStoreBase : IHistoryStore
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentException.ThrowIfNullOrEmpty(snapshot.SchoolId, nameof(snapshot.SchoolId));
         ArgumentException.ThrowIfNullOrEmpty(snapshot.AlertId, nameof(snapshot.AlertId));
-        await EnqueueAsync(WriteItem.For(snapshot), cancellationToken).ConfigureAwait(false);
+        await EnqueueAsync(WriteItem.For(snapshot), snapshot.AlertId, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask AppendAuditAsync(AuditEntry entry, CancellationToken cancellationToken = default)
@@ -212,28 +235,29 @@ internal abstract class HistoryStoreBase : IHistoryStore
         ArgumentException.ThrowIfNullOrEmpty(entry.Actor, nameof(entry.Actor));
         ArgumentException.ThrowIfNullOrEmpty(entry.Action, nameof(entry.Action));
         ArgumentNullException.ThrowIfNull(entry.Target, nameof(entry.Target));
-        await EnqueueAsync(WriteItem.For(entry), cancellationToken).ConfigureAwait(false);
+        await EnqueueAsync(WriteItem.For(entry), entry.SchoolId ?? string.Empty, cancellationToken).ConfigureAwait(false);
     }
 
-    private ValueTask<AppendResult> EnqueueAsync(WriteItem item, CancellationToken cancellationToken)
+    private ValueTask<AppendResult> EnqueueAsync(WriteItem item, string partitionKey, CancellationToken cancellationToken)
     {
         EnsureInitialized();
-        if (_queue.Writer.TryWrite(item))
+        var queue = _queues.Length == 1 ? _queues[0] : _queues[(int)((uint)partitionKey.GetHashCode() % (uint)_queues.Length)];
+        if (queue.Writer.TryWrite(item))
         {
             return new ValueTask<AppendResult>(cancellationToken.CanBeCanceled ? item.Task.WaitAsync(cancellationToken) : item.Task);
         }
-        return EnqueueSlowAsync(item, cancellationToken);
+        return EnqueueSlowAsync(queue, item, cancellationToken);
     }
 
-    private async ValueTask<AppendResult> EnqueueSlowAsync(WriteItem item, CancellationToken cancellationToken)
+    private static async ValueTask<AppendResult> EnqueueSlowAsync(Channel<WriteItem> queue, WriteItem item, CancellationToken cancellationToken)
     {
         try
         {
-            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            await queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
-            throw new ObjectDisposedException(GetType().Name, "The history store is disposed.");
+            throw new ObjectDisposedException(nameof(IHistoryStore), "The history store is disposed.");
         }
         return await (cancellationToken.CanBeCanceled ? item.Task.WaitAsync(cancellationToken) : item.Task).ConfigureAwait(false);
     }
@@ -246,9 +270,9 @@ internal abstract class HistoryStoreBase : IHistoryStore
         }
     }
 
-    private async Task WriteLoopAsync()
+    private async Task WriteLoopAsync(int writer)
     {
-        var reader = _queue.Reader;
+        var reader = _queues[writer].Reader;
         var batch = new List<WriteItem>(Options.MaxBatchSize);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -259,11 +283,11 @@ internal abstract class HistoryStoreBase : IHistoryStore
             }
             try
             {
-                await CommitBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                await CommitBatchAsync(writer, batch, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsStorageFailure(ex))
             {
-                Fail(batch, new StorageUnavailableException($"History storage unavailable: {ex.Message}", ex), ex);
+                Fail(writer, batch, new StorageUnavailableException($"History storage unavailable: {ex.Message}", ex), ex);
                 continue;
             }
             catch (Exception ex)
@@ -271,7 +295,7 @@ internal abstract class HistoryStoreBase : IHistoryStore
                 // Not a storage outage but a fault: every appender of the batch gets it, it is logged, and
                 // the loop goes on so that one bad batch cannot stop all later writes.
                 Logger.LogError(ex, "History batch of {Count} writes failed", batch.Count);
-                Fail(batch, ex, ex);
+                Fail(writer, batch, ex, ex);
                 continue;
             }
             foreach (var item in batch)
@@ -284,11 +308,11 @@ internal abstract class HistoryStoreBase : IHistoryStore
         }
     }
 
-    private void Fail(List<WriteItem> batch, Exception toCallers, Exception cause)
+    private void Fail(int writer, List<WriteItem> batch, Exception toCallers, Exception cause)
     {
         try
         {
-            OnCommitFailed();
+            OnCommitFailed(writer);
         }
         finally
         {
@@ -309,14 +333,18 @@ internal abstract class HistoryStoreBase : IHistoryStore
         {
             lock (_healthLock)
             {
-                var queued = _queue.Reader.Count;
+                var queued = 0;
+                foreach (var queue in _queues)
+                {
+                    queued += queue.Reader.Count;
+                }
                 if (_failure is not null)
                 {
                     return new HistoryHealth(HistoryHealthStatus.Degraded, _failure, _since, queued);
                 }
-                if (queued >= Options.QueueCapacity * 8L / 10)
+                if (queued >= _capacity * 8L / 10)
                 {
-                    return new HistoryHealth(HistoryHealthStatus.Degraded, string.Create(CultureInfo.InvariantCulture, $"write backlog: {queued} of {Options.QueueCapacity} queued"), _since, queued);
+                    return new HistoryHealth(HistoryHealthStatus.Degraded, string.Create(CultureInfo.InvariantCulture, $"write backlog: {queued} of {_capacity} queued"), _since, queued);
                 }
                 return new HistoryHealth(HistoryHealthStatus.Healthy, null, _since, queued);
             }

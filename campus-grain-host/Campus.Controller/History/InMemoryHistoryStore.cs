@@ -57,7 +57,7 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
         }
     }
 
-    protected override async Task CommitBatchAsync(List<WriteItem> batch, CancellationToken cancellationToken)
+    protected override async Task CommitBatchAsync(int writer, List<WriteItem> batch, CancellationToken cancellationToken)
     {
         if (BeforeCommit is { } wait)
         {

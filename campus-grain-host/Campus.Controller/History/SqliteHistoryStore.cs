@@ -183,7 +183,7 @@ internal sealed class SqliteHistoryStore : SqlHistoryStore
         _ => "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < @before ORDER BY at LIMIT @limit)",
     };
 
-    protected override void OnCommitFailed()
+    protected override void OnCommitFailed(int writer)
     {
         // The commit may have happened before the failure was seen: forget cached meter readings.
         _meters.Clear();
@@ -202,7 +202,7 @@ internal sealed class SqliteHistoryStore : SqlHistoryStore
         return ValueTask.CompletedTask;
     }
 
-    protected override async Task CommitBatchAsync(List<WriteItem> batch, CancellationToken cancellationToken)
+    protected override async Task CommitBatchAsync(int writer, List<WriteItem> batch, CancellationToken cancellationToken)
     {
         _writer ??= await Writer.OpenAsync(this, cancellationToken).ConfigureAwait(false);
         var w = _writer;

@@ -76,4 +76,27 @@ public sealed class PostgresHistoryStoreTests : HistoryStoreContract
         Assert.True(store.Health.IsHealthy);
         Assert.Equal(2L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM telemetry"));
     }
+
+    [Fact]
+    public async Task Parallel_writers_store_every_row_and_count_energy_once()
+    {
+        var (store, _) = await NewStoreAsync(o => o.Writers = 3);
+        var t0 = Epoch.AddHours(5);
+        const int devices = 24, readings = 40;
+        await Task.WhenAll(Enumerable.Range(0, devices).Select(d => Task.Run(async () =>
+        {
+            for (var i = 0; i < readings; i++)
+            {
+                // Every reading twice, as a broker redelivering: the copy must not count.
+                var r = Meter("s0" + (d % 2), "r" + (d % 3), "m" + d, (uint)(i + 1), t0.AddSeconds(i), i * 0.5, powerW: 10 * i);
+                await store.AppendAsync(r);
+                Assert.Equal(AppendResult.Duplicate, await store.AppendAsync(r));
+            }
+        })));
+        var s0 = (await store.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.School("s00"), EnergyGranularity.Hour, new(2026, 11, 25), new(2026, 11, 25)))).Points;
+        var s1 = (await store.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.School("s01"), EnergyGranularity.Hour, new(2026, 11, 25), new(2026, 11, 25)))).Points;
+        Assert.Equal(devices / 2 * (readings - 1) * 0.5, Assert.Single(s0).EnergyKwh, 6);
+        Assert.Equal(devices / 2 * readings, s1.Single().Samples);
+        Assert.Equal(10.0 * (readings - 1), s1.Single().PeakPowerW);
+    }
 }
