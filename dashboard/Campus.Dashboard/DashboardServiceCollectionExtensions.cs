@@ -86,7 +86,9 @@ public static class DashboardServiceCollectionExtensions
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "campus.af";
-            o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            // Secure over HTTPS. (Antiforgery refuses to issue an Always-secure cookie on a plain-HTTP
+            // request, and the demo serves plain HTTP on loopback; the token is useless without the session cookie, which is always Secure.)
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         services.AddRateLimiter(o =>
@@ -121,13 +123,16 @@ public static class DashboardServiceCollectionExtensions
     public static WebApplication MapCampusDashboard(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseWebSockets();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseAntiforgery();
         var manifest = Path.Combine(AppContext.BaseDirectory, app.Environment.ApplicationName + ".staticwebassets.endpoints.json");
+        // A Web SDK host has the static web assets manifest (blazor.web.js, dashboard.css); a plain
+        // console host (benchmarks) has not: pages then render on the server without interactivity.
         if (File.Exists(manifest)) app.MapStaticAssets(manifest);
-        else app.MapStaticAssets();
+        else app.UseStaticFiles();
         app.MapOpenApi("/openapi/{documentName}.json");
         AccountEndpoints.Map(app);
         ApiEndpoints.Map(app);

@@ -51,7 +51,7 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
             last = feed.Listeners.Count == 0;
             if (last) _feeds.Remove(feed.School);
         }
-        if (last) await feed.StopAsync().ConfigureAwait(false);
+        if (last) await feed.StopAsync(unsubscribe: true).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -62,7 +62,8 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
             feeds = [.. _feeds.Values];
             _feeds.Clear();
         }
-        foreach (var f in feeds) await f.StopAsync().ConfigureAwait(false);
+        // The host is shutting down and the grain runtime with it: drop the observers without calling grains.
+        foreach (var f in feeds) await f.StopAsync(unsubscribe: false).ConfigureAwait(false);
     }
 
     private sealed class Registration(LiveHub hub, SchoolFeed feed, Action<LiveChange> listener) : IAsyncDisposable
@@ -110,13 +111,18 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
             }
         }
 
-        public async Task StopAsync()
+        public async Task StopAsync(bool unsubscribe)
         {
             if (_timer is not null) await _timer.DisposeAsync().ConfigureAwait(false);
             if (_reference is null) return;
             try
             {
-                await hub._grains.GetGrain<ISchoolGrain>(school).Unsubscribe(_reference).ConfigureAwait(false);
+                if (unsubscribe) await hub._grains.GetGrain<ISchoolGrain>(school).Unsubscribe(_reference).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex)
+            {
+                // The grain runtime is stopping; the subscription goes with it.
+                LogRenewFailed(hub._logger, school, ex.Message);
             }
             finally
             {
