@@ -3,8 +3,8 @@ using System.Collections.Concurrent;
 namespace Campus.Grains.Runtime;
 
 /// <summary>
-/// Fails calls that got no answer within the response timeout. Every tracked call has the same
-/// timeout, so deadlines arrive in FIFO order: one queue and one periodic timer suffice.
+/// Fails calls that got no answer within the response timeout: one queue of calls that did not
+/// complete synchronously, swept by one periodic timer.
 /// </summary>
 internal sealed class ResponseTimeouts : IDisposable
 {
@@ -35,14 +35,19 @@ internal sealed class ResponseTimeouts : IDisposable
 
     internal void Check()
     {
+        // Visit each item queued before this check once: drop finished ones, fail expired ones and
+        // put the rest back. A call that legitimately waits long therefore never holds finished
+        // items in memory behind it, and the cost per check is bounded by what was queued.
         var now = _time.GetTimestamp();
-        while (_pending.TryPeek(out var item) && (item.IsDone || item.Deadline <= now))
+        for (var n = _pending.Count; n > 0 && _pending.TryDequeue(out var item); n--)
         {
-            if (!_pending.TryDequeue(out item)) break;
-            if (!item.IsDone)
+            if (item.IsDone) continue;
+            if (item.Deadline <= now)
                 item.Fail(new TimeoutException(
                     $"Response did not arrive on time in {_timeout} for the {item.Describe()}. " +
                     "If grains call each other in a cycle (A -> B -> A), mark one [Reentrant] or the method [AlwaysInterleave]."));
+            else
+                _pending.Enqueue(item);
         }
     }
 
