@@ -107,4 +107,68 @@ public sealed class DoorOverBrokerTests
         Assert.InRange(access.GetProperty("ts").GetInt64() - request.GetProperty("ts").GetInt64(), 2000, 2200);
         Assert.Single(door.StrikePulses);
     }
+
+    [Fact]
+    public async Task A_command_sent_twice_with_the_same_id_is_acted_on_and_acknowledged_once()
+    {
+        await using var broker = await BrokerRig.StartAsync();
+        await using var device = new DeviceRig("door", "s01-r105-door", broker.DeviceClient());
+        var door = new DoorRig(device);
+        var controller = broker.Controller;
+        await door.StartAsync();
+        await device.AdvanceUntilAsync(() => controller.On("/status").Count == 1, "the door is online");
+
+        await controller.SendAsync(device.Topics.Command("unlock"), """{"v":1,"id":"u-77","openMs":1000,"by":"guard"}""");
+        await controller.SendAsync(device.Topics.Command("unlock"), """{"v":1,"id":"u-77","openMs":1000,"by":"guard"}""");
+        await device.AdvanceUntilAsync(() => controller.On("/cmd/unlock/ack").Count >= 1, "the unlock is acknowledged", TimeSpan.FromMilliseconds(10));
+        await device.AdvanceAsync(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+        await controller.SendAsync(device.Topics.Command("unlock"), """{"v":1,"id":"u-78","openMs":1000,"by":"guard"}""");
+        await device.AdvanceUntilAsync(() => controller.On("/cmd/unlock/ack").Count == 2, "the second unlock is acknowledged", TimeSpan.FromMilliseconds(10));
+        await device.AdvanceAsync(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(50));
+
+        var acks = controller.On("/cmd/unlock/ack").Select(m => JsonDocument.Parse(m.Payload).RootElement.GetProperty("id").GetString()!).ToArray();
+        Assert.Equal(["u-77", "u-78"], acks);
+        Assert.Equal(2, door.StrikePulses.Count);
+    }
+
+    [Fact]
+    public async Task A_long_outage_drops_the_oldest_events_and_the_status_reports_how_many()
+    {
+        await using var broker = await BrokerRig.StartAsync();
+        await using var device = new DeviceRig("door", "s01-r106-door", broker.DeviceClient());
+        device.Settings.OutboxCapacity = 6;
+        var door = new DoorRig(device);
+        var controller = broker.Controller;
+        await door.StartAsync();
+        await device.AdvanceUntilAsync(() => controller.On("/status").Count == 1, "the door is online");
+        await broker.Broker.StopAsync();
+        await device.AdvanceUntilAsync(() => !device.Runtime!.IsConnected, "offline", TimeSpan.FromMilliseconds(5));
+
+        for (int i = 0; i < 5; i++) // ten door events
+        {
+            door.OpenDoor();
+            await device.AdvanceAsync(TimeSpan.FromMilliseconds(300));
+            door.CloseDoor();
+            await device.AdvanceAsync(TimeSpan.FromMilliseconds(300));
+        }
+        await device.AdvanceUntilAsync(() => device.Runtime!.Dropped >= 4, "the outbox overflows");
+
+        await broker.Broker.StartAgainAsync();
+        await device.AdvanceUntilAsync(() => controller.On("/status").Count >= 2 && device.Runtime!.Pending == 0, "reconnected and flushed", TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(30));
+        await controller.SendAsync(device.Topics.Command("config"), """{"v":1,"id":"cfg-hb","heartbeatS":1}""");
+        long dropped = device.Runtime!.Dropped;
+        JsonElement Latest() => controller.On("/status").Select(m => JsonDocument.Parse(m.Payload).RootElement)
+            .Where(e => e.TryGetProperty("seq", out _)).MaxBy(e => e.GetProperty("seq").GetUInt32()); // the will has no seq
+        await device.AdvanceUntilAsync(() => Latest().GetProperty("dropped").GetInt64() == dropped, "a heartbeat reports every drop", TimeSpan.FromMilliseconds(50));
+
+        var doors = controller.Events("door");
+        Assert.Equal(dropped, device.Runtime!.Dropped);
+        // Forced events ride along; every door event made offline was either delivered or counted as dropped.
+        int offlineEvents = 10 + 5;
+        Assert.Equal(offlineEvents, controller.On("/event").Count + dropped);
+        Assert.True(dropped >= offlineEvents - device.Settings.OutboxCapacity, $"dropped {dropped}");
+        Assert.Equal("closed", doors[^1].GetProperty("state").GetString());
+        var seqs = controller.On("/event").Select(m => JsonDocument.Parse(m.Payload).RootElement.GetProperty("seq").GetUInt32()).ToArray();
+        Assert.True(seqs.Zip(seqs.Skip(1)).All(p => p.First < p.Second));
+    }
 }
