@@ -27,6 +27,9 @@ public sealed class CampusTestClusterOptions
     /// <summary>Non-device MQTT users (name, password) of the embedded broker.</summary>
     public Dictionary<string, string> Users { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Ingest from this external broker (host, port) instead of the embedded one.</summary>
+    public (string Host, int Port)? ExternalBroker { get; set; }
+
     /// <summary>Last changes to the services before the host is built.</summary>
     public Action<IServiceCollection>? ConfigureServices { get; set; }
 }
@@ -61,7 +64,10 @@ public sealed class CampusTestCluster : IAsyncDisposable
     public IHistoryStore History => Services.GetRequiredService<IHistoryStore>();
     public MessageIngestor Ingestor => Services.GetRequiredService<MessageIngestor>();
     public string MqttHost => "127.0.0.1";
-    public int MqttPort => Services.GetRequiredService<MqttServer>().Port;
+    public int MqttPort => Services.GetService<MqttServer>()?.Port ?? Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CampusMqttOptions>>().Value.Port;
+
+    /// <summary>True once ingestion is connected (external broker) or the embedded broker runs.</summary>
+    public bool IngestionReady => Services.GetService<MqttServer>()?.IsStarted ?? Services.GetRequiredService<IngestionStatus>().Connected;
 
     /// <summary>Every command sent so far, oldest first.</summary>
     public IReadOnlyList<(DeviceTopic Topic, DeviceCommand Command)> Commands => _recorder.Sent;
@@ -75,18 +81,30 @@ public sealed class CampusTestCluster : IAsyncDisposable
         builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
         if (time is not null) builder.Services.AddSingleton(time);
         builder.Services.Configure<ControllerOptions>(builder.Configuration.GetSection(ControllerOptions.SectionName));
-        var mqtt = new CampusMqttOptions { Embedded = true, BindAddress = "127.0.0.1", Port = 0, AllowAnonymous = options.AllowAnonymous };
+        var external = options.ExternalBroker;
+        var mqtt = new CampusMqttOptions { Embedded = external is null, BindAddress = "127.0.0.1", Port = external?.Port ?? 0, Host = external?.Host ?? "127.0.0.1", AllowAnonymous = options.AllowAnonymous, ClientId = "campus-controller-" + Guid.NewGuid().ToString("N")[..8] };
         foreach (var (user, password) in options.Users) mqtt.Users[user] = password;
         builder.Services.Configure<CampusMqttOptions>(o =>
         {
-            o.Embedded = true;
+            o.Embedded = mqtt.Embedded;
+            o.Host = mqtt.Host;
+            o.Port = mqtt.Port;
+            o.ClientId = mqtt.ClientId;
             o.AllowAnonymous = mqtt.AllowAnonymous;
             foreach (var (user, password) in mqtt.Users) o.Users[user] = password;
         });
         builder.Services.AddCampusControllerCore(new CampusStorageOptions { Provider = CampusStorageProvider.InMemory }, mqtt);
         // Record every command, then send it through the broker as usual.
-        builder.Services.AddSingleton<EmbeddedCommandPublisher>();
-        builder.Services.AddSingleton(sp => new RecordingCommandPublisher(sp.GetRequiredService<EmbeddedCommandPublisher>()));
+        if (mqtt.Embedded)
+        {
+            builder.Services.AddSingleton<EmbeddedCommandPublisher>();
+            builder.Services.AddSingleton(sp => new RecordingCommandPublisher(sp.GetRequiredService<EmbeddedCommandPublisher>()));
+        }
+        else
+        {
+            builder.Services.AddSingleton<ClientCommandPublisher>();
+            builder.Services.AddSingleton(sp => new RecordingCommandPublisher(sp.GetRequiredService<ClientCommandPublisher>()));
+        }
         builder.Services.Replace(ServiceDescriptor.Singleton<ICommandPublisher>(sp => sp.GetRequiredService<RecordingCommandPublisher>()));
         options.ConfigureServices?.Invoke(builder.Services);
         var host = builder.Build();
