@@ -10,6 +10,7 @@ public interface ICounterGrain : IGrainWithStringKey
     ValueTask<int> Add(int amount);
     Task<int> Get();
     Task Slow(TimeSpan delay);
+    ValueTask Reset();
 }
 
 /// <summary>Records what happened to activations, per grain key, so tests can look from outside.</summary>
@@ -43,6 +44,12 @@ public sealed class CounterGrain(Probe probe) : Grain, ICounterGrain
     public ValueTask<int> Add(int amount) => ValueTask.FromResult(_value += amount);
     public Task<int> Get() => Task.FromResult(_value);
     public Task Slow(TimeSpan delay) => Task.Delay(delay);
+
+    public async ValueTask Reset()
+    {
+        await Task.Yield();
+        _value = 0;
+    }
 }
 
 public interface ITurnGrain : IGrainWithStringKey

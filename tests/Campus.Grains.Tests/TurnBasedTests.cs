@@ -114,6 +114,32 @@ public sealed class TurnBasedTests(RuntimeFixture fixture) : IClassFixture<Runti
     }
 
     [Fact]
+    public async Task Every_supported_return_shape_round_trips_through_a_generated_reference()
+    {
+        var grain = Grains.GetGrain<ICounterGrain>(Keys.New("counter"));
+        Assert.Equal(3, await grain.Add(3));                          // ValueTask<T>
+        Assert.Equal(3, await grain.Get());                           // Task<T>
+        await grain.Slow(TimeSpan.FromMilliseconds(1));               // Task
+        await grain.Reset();                                          // ValueTask, completing after an await
+        Assert.Equal(0, await grain.Get());
+    }
+
+    [Fact]
+    public async Task A_call_that_never_answers_times_out_and_the_grain_serves_again_once_it_finishes()
+    {
+        await using var runtime = await TestGrainRuntime.StartAsync(
+            s => s.AddGrain<NonReentrantGateGrain>(),
+            options: o => o.ResponseTimeout = TimeSpan.FromMilliseconds(300));
+        var gate = runtime.GrainFactory.GetGrain<IGateGrain>(Keys.New("gate"));
+
+        var ex = await Assert.ThrowsAsync<TimeoutException>(() => gate.WaitForOpen());
+        Assert.Contains("IGateGrain.WaitForOpen", ex.Message, StringComparison.Ordinal);
+
+        await gate.Release();            // [AlwaysInterleave]: ends the stuck turn
+        await gate.Open();               // a normal call runs again
+    }
+
+    [Fact]
     public void GetGrain_for_an_unregistered_interface_says_how_to_register_it()
     {
         var ex = Assert.Throws<InvalidOperationException>(() => Grains.GetGrain<IUnregisteredGrain>("x"));
