@@ -55,14 +55,21 @@ public static class HistoryStoreFactory
     }
 }
 
-/// <summary>Initializes the history store when the host starts, then purges old rows every retention interval.</summary>
+/// <summary>
+/// Initializes the history store when the host starts, then purges old rows every retention interval.
+/// If the storage is down at start, the host starts anyway (the store reports Degraded and refuses
+/// writes with <see cref="StorageUnavailableException"/>) and initialization is retried every few seconds.
+/// </summary>
 internal sealed partial class HistoryHostedService : BackgroundService
 {
+    internal static readonly TimeSpan StartRetryInterval = TimeSpan.FromSeconds(5);
+
     private readonly IHistoryStore _store;
     private readonly HistoryOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<HistoryHostedService> _logger;
     private PeriodicTimer? _timer;
+    private bool _ready;
 
     public HistoryHostedService(IHistoryStore store, IOptions<HistoryOptions> options, TimeProvider time, ILogger<HistoryHostedService> logger)
     {
@@ -74,7 +81,7 @@ internal sealed partial class HistoryHostedService : BackgroundService
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await TryInitializeAsync(cancellationToken).ConfigureAwait(false);
         // The period starts now, not whenever the background loop gets its first turn.
         _timer = new PeriodicTimer(_options.Retention.Interval, _time);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -91,6 +98,11 @@ internal sealed partial class HistoryHostedService : BackgroundService
         var timer = _timer!;
         try
         {
+            while (!_ready)
+            {
+                await Task.Delay(StartRetryInterval, _time, stoppingToken).ConfigureAwait(false);
+                await TryInitializeAsync(stoppingToken).ConfigureAwait(false);
+            }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 try
@@ -108,6 +120,22 @@ internal sealed partial class HistoryHostedService : BackgroundService
             // Host is stopping.
         }
     }
+
+    private async Task TryInitializeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            _ready = true;
+        }
+        catch (StorageUnavailableException ex)
+        {
+            LogStartFailed(ex.Message, StartRetryInterval.TotalSeconds);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "History storage unavailable at start, retrying in {Seconds} s: {Reason}")]
+    private partial void LogStartFailed(string reason, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "History retention purge skipped: {Reason}")]
     private partial void LogPurgeFailed(string reason);

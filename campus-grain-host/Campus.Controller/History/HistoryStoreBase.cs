@@ -56,7 +56,8 @@ internal abstract class HistoryStoreBase : IHistoryStore
     private readonly ConcurrentDictionary<string, SchoolProfile> _schools = new(StringComparer.Ordinal);
     private readonly object _healthLock = new();
     private Task[]? _writers;
-    private int _initialized;
+    private int _state; // 0: new (or its start failed), 1: initializing, 2: ready
+    private string? _startFailure;
     private string? _failure;
     private DateTimeOffset _since;
 
@@ -146,11 +147,28 @@ internal abstract class HistoryStoreBase : IHistoryStore
 
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.Exchange(ref _initialized, 1) != 0)
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
             throw new InvalidOperationException("InitializeAsync was already called on this history store.");
         }
-        var schools = await GuardAsync(() => InitializeStorageAsync(cancellationToken)).ConfigureAwait(false);
+        IReadOnlyList<SchoolProfile> schools;
+        try
+        {
+            schools = await GuardAsync(() => InitializeStorageAsync(cancellationToken)).ConfigureAwait(false);
+        }
+        catch (StorageUnavailableException ex)
+        {
+            // The storage is down at start: stay degraded; InitializeAsync may be called again later.
+            _startFailure = ex.Message;
+            MarkDegraded(ex.Message);
+            Volatile.Write(ref _state, 0);
+            throw;
+        }
+        catch
+        {
+            Volatile.Write(ref _state, 0);
+            throw;
+        }
         foreach (var s in schools)
         {
             _schools[s.SchoolId] = s;
@@ -161,6 +179,9 @@ internal abstract class HistoryStoreBase : IHistoryStore
             var writer = i;
             _writers[i] = Task.Run(() => WriteLoopAsync(writer), CancellationToken.None);
         }
+        _startFailure = null;
+        Volatile.Write(ref _state, 2);
+        MarkHealthy();
     }
 
     public async ValueTask DisposeAsync()
@@ -264,10 +285,15 @@ internal abstract class HistoryStoreBase : IHistoryStore
 
     private void EnsureInitialized()
     {
-        if (Volatile.Read(ref _initialized) == 0)
+        if (Volatile.Read(ref _state) == 2)
         {
-            throw new InvalidOperationException("Call InitializeAsync before using the history store.");
+            return;
         }
+        if (_startFailure is { } reason)
+        {
+            throw new StorageUnavailableException($"History storage not ready (its start failed: {reason}).");
+        }
+        throw new InvalidOperationException("Call InitializeAsync before using the history store.");
     }
 
     private async Task WriteLoopAsync(int writer)
@@ -353,7 +379,11 @@ internal abstract class HistoryStoreBase : IHistoryStore
 
     public async Task<HistoryHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
-        EnsureInitialized();
+        if (Volatile.Read(ref _state) != 2)
+        {
+            // Not started (or its start failed): nothing to probe until InitializeAsync succeeds.
+            return Health;
+        }
         bool failing;
         lock (_healthLock)
         {

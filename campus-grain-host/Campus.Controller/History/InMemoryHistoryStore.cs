@@ -27,6 +27,7 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
 
     protected override Task<IReadOnlyList<SchoolProfile>> InitializeStorageAsync(CancellationToken cancellationToken)
     {
+        ThrowIfOutage();
         lock (_db.Gate)
         {
             return Task.FromResult<IReadOnlyList<SchoolProfile>>([.. _db.SchoolRows.Values]);

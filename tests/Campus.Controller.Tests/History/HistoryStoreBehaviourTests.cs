@@ -92,4 +92,33 @@ public sealed class HistoryStoreBehaviourTests
             await service.StopAsync(CancellationToken.None);
         }
     }
+
+    [Fact]
+    public async Task A_storage_down_at_start_leaves_the_host_running_degraded_and_the_store_starts_when_it_returns()
+    {
+        var time = new FakeTimeProvider(Epoch);
+        var options = new HistoryOptions();
+        await using var store = new InMemoryHistoryStore(options, time) { SimulatedOutage = "database not reachable" };
+        var service = new HistoryHostedService(store, Options.Create(options), time, NullLogger<HistoryHostedService>.Instance);
+        await service.StartAsync(CancellationToken.None); // does not throw: the host starts
+        try
+        {
+            Assert.Equal(HistoryHealthStatus.Degraded, (await store.CheckHealthAsync()).Status);
+            Assert.Contains("database not reachable", store.Health.Reason, StringComparison.Ordinal);
+            var ex = await Assert.ThrowsAsync<StorageUnavailableException>(() => store.AppendAsync(Reading(1, Epoch)).AsTask());
+            Assert.Contains("not ready", ex.Message, StringComparison.Ordinal);
+
+            store.SimulatedOutage = null;
+            await Poll.UntilAsync(() =>
+            {
+                time.Advance(HistoryHostedService.StartRetryInterval);
+                return store.Health.IsHealthy;
+            }, "the service retried the start once the storage was back");
+            Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Reading(1, Epoch)));
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
 }
