@@ -17,6 +17,8 @@ internal static class BrokerCommands
         var port = new Option<int>("--port", "-p") { Description = "TCP port for plain MQTT.", DefaultValueFactory = _ => 1883 };
         var bind = new Option<string>("--bind") { Description = "Address to listen on.", DefaultValueFactory = _ => "0.0.0.0" };
         var allowAnonymous = new Option<bool>("--allow-anonymous") { Description = "Accept clients without a user name." };
+        var usernameAsClientId = new Option<bool>("--use-username-as-clientid") { Description = "Use each authenticated client's user name as its client id." };
+        var requireMatch = new Option<bool>("--require-clientid-matches-username") { Description = "Refuse (0x02) a CONNECT whose client id differs from its user name (users with an ACL 'user' section exempt)." };
         var passwordFile = new Option<FileInfo?>("--password-file") { Description = "Password file in mosquitto_passwd format." };
         var aclFile = new Option<FileInfo?>("--acl-file") { Description = "ACL file in Mosquitto's acl_file format." };
         var tlsPort = new Option<int?>("--tls-port") { Description = "TCP port for MQTT over TLS." };
@@ -27,7 +29,7 @@ internal static class BrokerCommands
 
         var root = new RootCommand("Campus MQTT 3.1.1 broker.")
         {
-            port, bind, allowAnonymous, passwordFile, aclFile, tlsPort, tlsCert, tlsKey, maxPacket, maxQueued,
+            port, bind, allowAnonymous, usernameAsClientId, requireMatch, passwordFile, aclFile, tlsPort, tlsCert, tlsKey, maxPacket, maxQueued,
         };
         root.Validators.Add(result =>
         {
@@ -46,6 +48,8 @@ internal static class BrokerCommands
             Given(port, "Port", Invariant);
             Given(bind, "BindAddress", v => v);
             Given(allowAnonymous, "AllowAnonymous", v => v ? "true" : "false");
+            Given(usernameAsClientId, "UseUsernameAsClientId", v => v ? "true" : "false");
+            Given(requireMatch, "RequireClientIdMatchesUsername", v => v ? "true" : "false");
             Given(passwordFile, "PasswordFile", v => v?.FullName);
             Given(aclFile, "AclFile", v => v?.FullName);
             Given(tlsPort, "TlsPort", v => v is { } p ? Invariant(p) : null);

@@ -62,6 +62,16 @@ internal sealed class BrokerCore
             : MqttConnectReturnCode.BadUserNameOrPassword;
     }
 
+    /// <summary>
+    /// <see cref="MqttServerOptions.RequireClientIdMatchesUsername"/>: an authenticated client must
+    /// use its user name as client id unless the ACL file gives its user a section of its own.
+    /// </summary>
+    public bool ClientIdAllowedFor(string clientId, string? userName) =>
+        !Options.RequireClientIdMatchesUsername
+        || userName is null
+        || string.Equals(clientId, userName, StringComparison.Ordinal)
+        || (Acl is not null && Acl.HasUserSection(userName));
+
     /// <summary>The ACL of a client, or null when no ACL file is in force.</summary>
     public ClientAcl? AclFor(string clientId, string? userName) => Acl?.ForClient(clientId, userName);
 

@@ -55,6 +55,20 @@ public sealed class MqttServerOptions
     /// <summary>Accept clients that send no user name.</summary>
     public bool AllowAnonymous { get; set; }
 
+    /// <summary>
+    /// Replace the client id of every client that sends a user name with that user name (like
+    /// Mosquitto's <c>use_username_as_clientid</c>), so that ACL patterns with <c>%c</c> name the
+    /// authenticated account, never an id the client chose.
+    /// </summary>
+    public bool UseUsernameAsClientId { get; set; }
+
+    /// <summary>
+    /// Refuse (CONNACK 0x02, identifier rejected) a CONNECT whose user name is set and differs
+    /// from its client id. Users that have their own <c>user</c> section in the ACL file (the
+    /// controller, the dashboard) are exempt: their rights do not come from <c>%c</c> patterns.
+    /// </summary>
+    public bool RequireClientIdMatchesUsername { get; set; }
+
     internal void Validate()
     {
         if (!DefaultEndpointEnabled && TlsPort is null)
@@ -99,6 +113,8 @@ public sealed class MqttServerOptionsBuilder
     public MqttServerOptionsBuilder WithPasswordFile(string path) { _options.PasswordFile = path; return this; }
     public MqttServerOptionsBuilder WithAclFile(string path) { _options.AclFile = path; return this; }
     public MqttServerOptionsBuilder WithAnonymousClients(bool allow = true) { _options.AllowAnonymous = allow; return this; }
+    public MqttServerOptionsBuilder WithUsernameAsClientId(bool enabled = true) { _options.UseUsernameAsClientId = enabled; return this; }
+    public MqttServerOptionsBuilder WithClientIdMatchingUsername(bool required = true) { _options.RequireClientIdMatchesUsername = required; return this; }
 
     public MqttServerOptions Build()
     {

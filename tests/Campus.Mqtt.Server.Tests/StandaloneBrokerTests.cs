@@ -41,4 +41,35 @@ public sealed class StandaloneBrokerTests
         Assert.DoesNotContain("pa55word", line, StringComparison.Ordinal);
         Assert.True(Security.PasswordFile.Load(file).Verify("gateway", "pa55word"u8));
     }
+
+    [Fact]
+    public async Task Standalone_broker_with_use_username_as_clientid_applies_client_id_patterns_to_the_user_name()
+    {
+        var dir = Directory.CreateTempSubdirectory("campus-idflag-").FullName;
+        var passwd = Path.Combine(dir, "passwd");
+        Security.PasswordFile.AddOrReplace(passwd, "d1", "d1-pass");
+        var acl = Path.Combine(dir, "acl");
+        File.WriteAllText(acl, "pattern write campus/v1/s/r/door/%c/status\npattern read campus/v1/#\n");
+        var port = FreePort.Get();
+        var p = port.ToString(CultureInfo.InvariantCulture);
+        await using var broker = ExternalProcess.Start("dotnet",
+            [BrokerDll, "--port", p, "--bind", "127.0.0.1", "--password-file", passwd, "--acl-file", acl, "--use-username-as-clientid"]);
+        await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(30), "the standalone broker");
+
+        // d1 claims client id "d2": its writes to d2's topic are dropped, to its own (by user name) kept.
+        string[] common = ["-h", "127.0.0.1", "-p", p, "-u", "d1", "-P", "d1-pass", "-i", "d2", "-q", "1", "-r"];
+        var forged = await ExternalProcess.RunAsync("mosquitto_pub", [.. common, "-t", "campus/v1/s/r/door/d2/status", "-m", "forged"]);
+        Assert.True(forged.ExitCode == 0, forged.Error);
+        var own = await ExternalProcess.RunAsync("mosquitto_pub", [.. common, "-t", "campus/v1/s/r/door/d1/status", "-m", "own"]);
+        Assert.True(own.ExitCode == 0, own.Error);
+
+        // Retained messages tell what was kept: subscribed to d2's topic first, a forged message
+        // would arrive before d1's own one.
+        var sub = await ExternalProcess.RunAsync("mosquitto_sub",
+            ["-h", "127.0.0.1", "-p", p, "-u", "d1", "-P", "d1-pass", "-t", "campus/v1/s/r/door/d2/status", "-t", "campus/v1/s/r/door/d1/status", "-v", "-C", "1"],
+            TimeSpan.FromSeconds(30));
+        Assert.True(sub.ExitCode == 0, sub.Error);
+        Assert.Equal("campus/v1/s/r/door/d1/status own", sub.Output.Trim());
+        await broker.TerminateAsync(TimeSpan.FromSeconds(15));
+    }
 }

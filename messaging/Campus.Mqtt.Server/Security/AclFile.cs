@@ -93,6 +93,9 @@ internal sealed class AclFile
         return new AclRule(access, rest);
     }
 
+    /// <summary>True when the file has a <c>user</c> section for <paramref name="userName"/>.</summary>
+    public bool HasUserSection(string userName) => _users.ContainsKey(userName);
+
     /// <summary>The rules in force for one connection.</summary>
     public ClientAcl ForClient(string clientId, string? userName)
     {

@@ -229,6 +229,8 @@ internal sealed class MqttConnection : IPacketSink
         _userName = connect.UserName;
         _keepAliveSeconds = connect.KeepAliveSeconds;
         var clientId = connect.ClientId;
+        // The client id names the ACL's %c: with this option it is the account, not a choice of the client.
+        if (_core.Options.UseUsernameAsClientId && connect.UserName is { Length: > 0 } asId) clientId = asId;
         if (clientId.Length == 0)
         {
             if (!connect.CleanSession)
@@ -241,6 +243,8 @@ internal sealed class MqttConnection : IPacketSink
         ClientId = clientId;
 
         var code = _core.Authenticate(connect.UserName, connect.Password);
+        if (code == MqttConnectReturnCode.Accepted && !_core.ClientIdAllowedFor(clientId, connect.UserName))
+            code = MqttConnectReturnCode.IdentifierRejected;
         code = await _server.ValidateConnectionAsync(connect, clientId, RemoteEndPoint, code).ConfigureAwait(false);
         if (code != MqttConnectReturnCode.Accepted)
         {
