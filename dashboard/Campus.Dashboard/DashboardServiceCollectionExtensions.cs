@@ -107,6 +107,31 @@ public static class DashboardServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>Prints the dashboard's address and the demo accounts once the host has started (demo mode only).</summary>
+    public static WebApplication PrintCampusDemoBanner(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var options = app.Services.GetRequiredService<IOptions<DashboardOptions>>().Value;
+        if (!options.Demo) return app;
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var url = app.Urls.FirstOrDefault()?.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal) ?? "http://localhost:5080";
+            var text = new System.Text.StringBuilder();
+            text.AppendLine().AppendLine($"Campus dashboard: {url}").AppendLine($"Demo accounts (password \"{options.DemoPassword}\"):");
+            foreach (var (name, display, role) in DemoAccounts.List()) text.AppendLine($"  {name,-11} {role.ToWire(),-15} {display}");
+            Console.WriteLine(text.ToString());
+        });
+        return app;
+    }
+
+    /// <summary>Serves the framework's Blazor script from this library when the host's static assets lack it.</summary>
+    private static void MapEmbeddedBlazorScript(WebApplication app)
+    {
+        var script = EmbeddedScript.Load();
+        if (script is null) return;
+        app.MapGet("/_framework/blazor.web.js", () => Results.Bytes(script, "text/javascript")).AllowAnonymous().ExcludeFromDescription();
+    }
+
     private static Task Answer(HttpContext http, string redirect, int status)
     {
         if (http.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
@@ -131,13 +156,28 @@ public static class DashboardServiceCollectionExtensions
         var manifest = Path.Combine(AppContext.BaseDirectory, app.Environment.ApplicationName + ".staticwebassets.endpoints.json");
         // A Web SDK host has the static web assets manifest (blazor.web.js, dashboard.css); a plain
         // console host (benchmarks) has not: pages then render on the server without interactivity.
-        if (File.Exists(manifest)) app.MapStaticAssets(manifest);
+        var hasManifest = File.Exists(manifest);
+        if (hasManifest) app.MapStaticAssets(manifest);
         else app.UseStaticFiles();
+        if (!hasManifest || !File.ReadAllText(manifest).Contains("_framework/blazor.web.js", StringComparison.Ordinal))
+            MapEmbeddedBlazorScript(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         AccountEndpoints.Map(app);
         ApiEndpoints.Map(app);
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
+    }
+}
+
+internal static class EmbeddedScript
+{
+    public static byte[]? Load()
+    {
+        using var stream = typeof(EmbeddedScript).Assembly.GetManifestResourceStream("Campus.Dashboard.blazor.web.js");
+        if (stream is null) return null;
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 }
 
@@ -158,7 +198,16 @@ internal static class DemoAccounts
 {
     public static async Task SeedAsync(UserService users, CampusData data, string password, CancellationToken cancellationToken)
     {
-        var school = (await data.SchoolsAsync().ConfigureAwait(false)).FirstOrDefault()?.Id ?? "s01";
+        var school = (await data.SchoolsAsync().ConfigureAwait(false)).FirstOrDefault()?.Id;
+        if (school is null)
+        {
+            // An empty demo district: one school with a few rooms, so every page has something to show.
+            school = "s01";
+            await data.Registry.UpsertSchool(new Controller.Grains.SchoolSpec(school, "Demo Middle School", "Asia/Shanghai", DashboardDefaults.OpeningHours, []), "demo-seed").ConfigureAwait(false);
+            foreach (var (id, name) in new[] { ("r101", "Physics 101"), ("r102", "Maker Lab"), ("gate", "Main Gate") })
+                await data.Registry.UpsertRoom(new Controller.Grains.RoomSpec(school, id, name), "demo-seed").ConfigureAwait(false);
+            data.Forget();
+        }
         foreach (var (name, display, role) in List())
         {
             if (await users.FindAsync(name, cancellationToken).ConfigureAwait(false) is not null) continue;
