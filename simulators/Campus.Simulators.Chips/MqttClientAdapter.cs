@@ -244,6 +244,25 @@ public sealed class MqttClientAdapter : Ports.MqttClient
         }
     }
 
+    /// <summary>
+    /// Drops the connection as a power cut or a lost network would: no DISCONNECT, the socket is
+    /// reset, so the broker publishes the will. <see cref="Ports.MqttClient.ConnectionClosed"/> is
+    /// raised as for any unexpected loss; reconnecting stays the firmware's job.
+    /// </summary>
+    public void SimulateLinkLoss()
+    {
+        IMqttClient? client;
+        lock (_sync)
+        {
+            client = _client;
+        }
+
+        if (client is Campus.Mqtt.MqttClient network)
+        {
+            network.AbortConnectionForTesting(reset: true);
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)

@@ -73,6 +73,34 @@ public sealed class MqttClientAdapterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Simulated_link_loss_makes_the_broker_publish_the_will_and_disconnect_does_not()
+    {
+        const string statusTopic = "campus/v1/s01/r101/door/d7/status";
+        using var watcher = new MqttClientAdapter(_broker.Host, _broker.Port);
+        var statuses = new BlockingCollection<string>();
+        watcher.MqttMsgPublishReceived += (_, e) => statuses.Add(Encoding.UTF8.GetString(e.Message));
+        Assert.Equal(MqttReasonCode.Success, watcher.Connect("watcher-7"));
+        watcher.Subscribe(new[] { statusTopic }, new[] { MqttQoS.AtLeastOnce });
+
+        // A clean Disconnect() first: its will (another payload) must never show up.
+        using (var clean = new MqttClientAdapter(_broker.Host, _broker.Port))
+        {
+            clean.Connect("d7", string.Empty, string.Empty, false, MqttQoS.AtLeastOnce, true, statusTopic, "will-after-disconnect", true, 30);
+            clean.Disconnect();
+        }
+
+        using var device = new MqttClientAdapter(_broker.Host, _broker.Port);
+        int closed = 0;
+        device.ConnectionClosed += (_, _) => Interlocked.Increment(ref closed);
+        device.Connect("d7", string.Empty, string.Empty, false, MqttQoS.AtLeastOnce, true, statusTopic, "will-after-power-cut", true, 30);
+        device.SimulateLinkLoss();
+
+        Assert.True(statuses.TryTake(out var will, TimeSpan.FromSeconds(15)), "the will was not published");
+        Assert.Equal("will-after-power-cut", will);
+        await Poll.UntilAsync(() => Volatile.Read(ref closed) == 1 && !device.IsConnected, "the device sees its connection lost");
+    }
+
+    [Fact]
     public async Task Connection_closed_is_raised_when_the_broker_goes_away()
     {
         using var device = new MqttClientAdapter(_broker.Host, _broker.Port);
