@@ -16,6 +16,7 @@ namespace Campus.Dashboard.Components.Shared;
 public abstract class CampusPage : ComponentBase, IAsyncDisposable
 {
     private IAsyncDisposable? _live;
+    private string? _liveSchool;
     private int _refreshQueued;
 
     [Inject] internal CampusData Data { get; set; } = default!;
@@ -52,9 +53,11 @@ public abstract class CampusPage : ComponentBase, IAsyncDisposable
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
-        if (School is not null && (_live is null || firstRender))
+        // Follow the school on screen; a navigation to another school (same page) moves the subscription.
+        if (School is not null && (_live is null || _liveSchool != School.Id))
         {
             if (_live is not null) await _live.DisposeAsync();
+            _liveSchool = School.Id;
             _live = await Hub.ListenAsync(School.Id, OnChange);
             if (!IsLive)
             {
