@@ -14,6 +14,9 @@ public sealed class SeedOptions
 
     public List<SeedSchool> Schools { get; set; } = [];
     public List<SeedDevice> Devices { get; set; } = [];
+
+    /// <summary>A JSON file with more of the same ({"Schools": [...], "Devices": [...]}), for large fleets.</summary>
+    public string? File { get; set; }
 }
 
 public sealed class SeedSchool
@@ -37,6 +40,13 @@ internal static class Seeder
 {
     public static async Task ApplyAsync(IRegistryGrain registry, SeedOptions seed)
     {
+        if (seed.File is { Length: > 0 } file)
+        {
+            var more = System.Text.Json.JsonSerializer.Deserialize<SeedOptions>(await System.IO.File.ReadAllTextAsync(file).ConfigureAwait(false),
+                new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))
+                ?? throw new InvalidOperationException($"Seed file '{file}' is empty.");
+            seed = new SeedOptions { Schools = [.. seed.Schools, .. more.Schools], Devices = [.. seed.Devices, .. more.Devices] };
+        }
         foreach (var school in seed.Schools)
         {
             var known = await registry.ListSchools().ConfigureAwait(false);
