@@ -11,6 +11,8 @@ internal sealed class BrokerControllerLink : IControllerLink
 {
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
     private readonly List<PublishedMessage> _received = new();
+    private readonly SemaphoreSlim _probeSeen = new(0);
+    private const string ProbeTopic = "campus/v1/rig/rig/rig/rig/probe";
 
     private BrokerControllerLink()
     {
@@ -42,6 +44,11 @@ internal sealed class BrokerControllerLink : IControllerLink
     private Task OnMessage(MqttApplicationMessageReceivedEventArgs e)
     {
         var m = e.ApplicationMessage;
+        if (m.Topic == ProbeTopic)
+        {
+            _probeSeen.Release();
+            return Task.CompletedTask;
+        }
         // Commands the test itself sent come back through the subscription: keep only device output.
         if (m.Topic.Contains("/cmd/", StringComparison.Ordinal) && !m.Topic.EndsWith("/ack", StringComparison.Ordinal)) return Task.CompletedTask;
         lock (_received) _received.Add(new PublishedMessage(m.Topic, m.ConvertPayloadToString(), m.Retain, e.PacketIdentifier));
@@ -56,6 +63,34 @@ internal sealed class BrokerControllerLink : IControllerLink
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag(retain)
             .Build());
+    }
+
+    /// <summary>
+    /// Waits until a message sent now comes back through the subscription: after a broker that
+    /// lost every session (the embedded one restarted) the link has reconnected and subscribed again.
+    /// </summary>
+    public async Task WaitUntilSubscribedAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (_probeSeen.CurrentCount > 0) await _probeSeen.WaitAsync();
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_client.IsConnected)
+            {
+                try
+                {
+                    await SendAsync(ProbeTopic, "probe").WaitAsync(TimeSpan.FromSeconds(1));
+                }
+                catch (Exception e) when (e is MqttCommunicationException or TimeoutException or OperationCanceledException)
+                {
+                    // Not connected yet after all: try again.
+                }
+            }
+
+            if (await _probeSeen.WaitAsync(TimeSpan.FromMilliseconds(200))) return;
+        }
+
+        throw new TimeoutException("The controller link did not subscribe again within 30 s.");
     }
 
     public async ValueTask DisposeAsync()

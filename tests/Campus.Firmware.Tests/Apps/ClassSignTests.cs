@@ -64,10 +64,12 @@ public sealed class ClassSignTests
         return ink;
     }
 
-    [Fact]
-    public async Task Sign_renders_the_next_then_the_current_lesson_on_the_panel_and_refreshes_only_on_change()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task Sign_renders_the_next_then_the_current_lesson_on_the_panel_and_refreshes_only_on_change(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("sign", "s01-r101-sign", broker.DeviceClient());
         var sign = new SignRig(device);
         await device.RunAsync(sign.App);
@@ -95,10 +97,12 @@ public sealed class ClassSignTests
         Assert.Equal(0, DifferingPixels(sign.Panel, SignLayout.Margin, SignLayout.TableY + SignLayout.RowHeight, 1, "P4 11:00 History 8B"));
     }
 
-    [Fact]
-    public async Task Card_tap_checks_in_to_the_current_lesson_and_lockdown_replaces_the_screen()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task Card_tap_checks_in_to_the_current_lesson_and_lockdown_replaces_the_screen(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("sign", "s01-r102-sign", broker.DeviceClient());
         var sign = new SignRig(device);
         await device.RunAsync(sign.App);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Campus.Testing;
 
 namespace Campus.Firmware.Tests.Apps;
 
@@ -10,10 +11,12 @@ public sealed class DoorOverBrokerTests
 {
     private const string Card = "04A1B2C3";
 
-    [Fact]
-    public async Task Card_tap_is_granted_by_the_controller_over_the_broker_with_a_strike_pulse_and_a_verifiable_event()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task Card_tap_is_granted_by_the_controller_over_the_broker_with_a_strike_pulse_and_a_verifiable_event(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("door", "s01-r101-door", broker.DeviceClient());
         var door = new DoorRig(device);
         var controller = broker.Controller;
@@ -38,10 +41,12 @@ public sealed class DoorOverBrokerTests
         await device.AdvanceUntilAsync(() => controller.On("/cmd/access/ack").Count == 1, "the access command is acknowledged");
     }
 
-    [Fact]
-    public async Task With_the_broker_down_the_door_uses_its_cache_and_delivers_everything_in_order_when_the_broker_returns()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task With_the_broker_down_the_door_uses_its_cache_and_delivers_everything_in_order_when_the_broker_returns(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("door", "s01-r102-door", broker.DeviceClient());
         var door = new DoorRig(device);
         var controller = broker.Controller;
@@ -84,10 +89,12 @@ public sealed class DoorOverBrokerTests
         Assert.Empty(controller.Events("access-request"));
     }
 
-    [Fact]
-    public async Task When_the_controller_does_not_answer_the_door_decides_from_its_cache_after_the_timeout()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task When_the_controller_does_not_answer_the_door_decides_from_its_cache_after_the_timeout(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("door", "s01-r103-door", broker.DeviceClient());
         var door = new DoorRig(device);
         var controller = broker.Controller;
@@ -108,10 +115,12 @@ public sealed class DoorOverBrokerTests
         Assert.Single(door.StrikePulses);
     }
 
-    [Fact]
-    public async Task A_command_sent_twice_with_the_same_id_is_acted_on_and_acknowledged_once()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task A_command_sent_twice_with_the_same_id_is_acted_on_and_acknowledged_once(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("door", "s01-r105-door", broker.DeviceClient());
         var door = new DoorRig(device);
         var controller = broker.Controller;
@@ -131,10 +140,12 @@ public sealed class DoorOverBrokerTests
         Assert.Equal(2, door.StrikePulses.Count);
     }
 
-    [Fact]
-    public async Task A_long_outage_drops_the_oldest_events_and_the_status_reports_how_many()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task A_long_outage_drops_the_oldest_events_and_the_status_reports_how_many(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("door", "s01-r106-door", broker.DeviceClient());
         device.Settings.OutboxCapacity = 6;
         var door = new DoorRig(device);
@@ -170,5 +181,29 @@ public sealed class DoorOverBrokerTests
         Assert.Equal("closed", doors[^1].GetProperty("state").GetString());
         var seqs = controller.On("/event").Select(m => JsonDocument.Parse(m.Payload).RootElement.GetProperty("seq").GetUInt32()).ToArray();
         Assert.True(seqs.Zip(seqs.Skip(1)).All(p => p.First < p.Second));
+    }
+
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task A_power_cut_makes_the_broker_publish_the_doors_offline_will_and_the_door_comes_back_online(BrokerKind kind)
+    {
+        await using var broker = await BrokerRig.StartAsync(kind);
+        var link = broker.DeviceClient();
+        await using var device = new DeviceRig("door", "s01-r107-door", link);
+        var door = new DoorRig(device);
+        var controller = broker.Controller;
+        await door.StartAsync();
+        await device.AdvanceUntilAsync(() => controller.On("/status").Count == 1, "the door is online");
+        static bool IsWill(PublishedMessage m) => m.Payload == "{\"v\":1,\"state\":\"offline\"}";
+        Assert.DoesNotContain(controller.On("/status"), IsWill);
+
+        link.SimulateLinkLoss();   // no DISCONNECT reaches the broker
+
+        await Poll.UntilAsync(() => controller.On("/status").Any(IsWill), "the broker publishes the door's will");
+        var will = Assert.Single(controller.On("/status"), IsWill);
+        Assert.Equal(device.Topics.Status, will.Topic);
+        await device.AdvanceUntilAsync(() => controller.On("/status").Count(m => m.Payload.Contains("\"state\":\"online\"", StringComparison.Ordinal)) == 2,
+            "the door reconnects and reports online", TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(30));
     }
 }

@@ -13,10 +13,12 @@ public sealed class EnergyAndMakerTests(ITestOutputHelper output)
 {
     private static long UnixMs(DeviceRig device) => new DateTimeOffset(device.Clock.UtcNow).ToUnixTimeMilliseconds();
 
-    [Fact]
-    public async Task Energy_node_integrates_ina219_power_into_kwh_and_its_filters_cut_the_traffic()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task Energy_node_integrates_ina219_power_into_kwh_and_its_filters_cut_the_traffic(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("energy", "s01-r101-m1", broker.DeviceClient());
         var board = EnergyBoard.Esp32Wroom32();
         var gpio = GpioModel.Esp32(device.Clock);
@@ -94,10 +96,12 @@ public sealed class EnergyAndMakerTests(ITestOutputHelper output)
         Assert.True(saved >= telemetry[^1].GetProperty("energyKwh").GetDouble() - 1e-6);
     }
 
-    [Fact]
-    public async Task Energy_node_reports_occupancy_changes_from_the_pir()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task Energy_node_reports_occupancy_changes_from_the_pir(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("env", "s01-r101-env", broker.DeviceClient());
         var board = EnvBoard.Esp32Wroom32();
         var gpio = GpioModel.Esp32(device.Clock);
@@ -136,10 +140,12 @@ public sealed class EnergyAndMakerTests(ITestOutputHelper output)
     private static string[] Milestones(IControllerLink controller) =>
         controller.Events("milestone").Select(m => m.GetProperty("milestone").GetString() + ":" + m.GetProperty("detail").GetString()).ToArray();
 
-    [Fact]
-    public async Task Maker_kit_publishes_configured_readings_and_first_data_sensor_added_and_rule_triggered_milestones()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task Maker_kit_publishes_configured_readings_and_first_data_sensor_added_and_rule_triggered_milestones(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("maker", "s02-lab1-kit07", broker.DeviceClient());
         var kit = new MakerRig(device);
         var controller = broker.Controller;
@@ -181,10 +187,12 @@ public sealed class EnergyAndMakerTests(ITestOutputHelper output)
         Assert.DoesNotContain(Milestones(controller).Skip(6), m => m.StartsWith("first-data", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Maker_kit_rejects_a_bad_configuration_with_a_clear_error_and_keeps_the_old_one()
+    [Theory]
+    [InlineData(BrokerKind.Mosquitto)]
+    [InlineData(BrokerKind.Embedded)]
+    public async Task Maker_kit_rejects_a_bad_configuration_with_a_clear_error_and_keeps_the_old_one(BrokerKind kind)
     {
-        await using var broker = await BrokerRig.StartAsync();
+        await using var broker = await BrokerRig.StartAsync(kind);
         await using var device = new DeviceRig("maker", "s02-lab1-kit08", broker.DeviceClient());
         var kit = new MakerRig(device);
         var controller = broker.Controller;
