@@ -212,6 +212,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         // Boot: firmware start-up sleeps on the clock (display reset, sensor init) and devices
         // connect in real time; time moves in small steps until the fleet is up, then jumps to the start.
         var devices = _devices.Values.ToList();
+        _network.Open.Reset();
         // One thread per device start: start-up sleeps on the clock, so the thread pool must not be used.
         var starting = devices.Select(d =>
         {
@@ -246,6 +247,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
             if (ready) break;
             // Start-up sleeps need time to move; connecting does not (the clock waits for the network).
             bool allStarted = starting.All(t => t.IsCompleted);
+            if (allStarted) _network.Open.Set();
             if (!allStarted && _clock.UtcNow < _startUtc - TimeSpan.FromMilliseconds(100))
             {
                 if (!_clock.WaitUntilQuiet(expected, TimeSpan.FromMilliseconds(500))) continue;
@@ -269,6 +271,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         }
 
         Log($"boot: {_devices.Values.Count(d => d.Runtime.IsConnected)} of {_devices.Count} devices connected after {(_clock.UtcNow - _startUtc + BootMargin).TotalSeconds:0.0} s of simulated boot time");
+        _network.Open.Set();
         foreach (var t in starting.Where(t => t.IsFaulted)) await t.ConfigureAwait(false);
         if (_clock.UtcNow < _startUtc) _clock.Advance(_startUtc - _clock.UtcNow);
         _clock.WaitUntilQuiet(ExpectedBlocked(), _options.QuietTimeout);
@@ -360,7 +363,10 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         _real.Stop();
         _clock.Shutdown();
         await Task.WhenAll(_stopping.Values).ConfigureAwait(false);
-        await Task.WhenAll(_devices.Values.Select(d => Task.Run(() => d.Stop(graceful: true)))).ConfigureAwait(false);
+        // Dedicated threads: a stop blocks on joins and the DISCONNECT; the thread pool would starve with hundreds of them.
+        var threads = _devices.Values.Select(d => new Thread(() => d.Stop(graceful: true)) { IsBackground = true, Name = "stop " + d.Model.Id }).ToList();
+        foreach (var t in threads) t.Start();
+        await Task.Run(() => { foreach (var t in threads) t.Join(); }).ConfigureAwait(false);
         _completion.TrySetResult();
     }
 

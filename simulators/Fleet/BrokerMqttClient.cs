@@ -16,6 +16,9 @@ internal sealed class FleetNetwork(string host, int port)
     public long Connects;
 
     public int Connected;
+
+    /// <summary>Closed while the fleet boots: connects wait, so every device connects at the same simulated instant.</summary>
+    public ManualResetEventSlim Open { get; } = new(true);
 }
 
 /// <summary>
@@ -45,6 +48,7 @@ internal sealed class BrokerMqttClient(FleetNetwork network, Func<(string Host, 
     public override Port.MqttReasonCode Connect(string clientId, string username, string password, bool willRetain, byte willQosLevel, bool willFlag, string willTopic, string willMessage, bool cleanSession, ushort keepAlivePeriod)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!network.Open.Wait(TimeSpan.FromSeconds(60))) throw new Port.MqttCommunicationException("the network is not up yet");
         DropCurrent();
         var (host, port) = route?.Invoke() ?? (network.Host, network.Port);
         var builder = new MqttClientOptionsBuilder()

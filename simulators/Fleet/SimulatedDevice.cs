@@ -288,7 +288,7 @@ internal sealed class SimulatedDevice
             return;
         }
 
-        if (_walkIn && _openUntilMs < 0 && Gpio.GetOutput(board.StrikeRelay) == PinValue.High && now - _tapStartedMs < 6000)
+        if (_walkIn && _openUntilMs < 0 && Gpio.GetOutput(board.StrikeRelay) == PinValue.High && now - _tapStartedMs < 10_000)
         {
             Gpio.SetInput(board.DoorReed, PinValue.High);
             _openUntilMs = now + 2500;
@@ -296,7 +296,7 @@ internal sealed class SimulatedDevice
             return;
         }
 
-        if (_openUntilMs < 0 && now - _tapStartedMs >= 6000 && _pendingTaps.Count > 0 && _pendingTaps.Peek().AtUtc <= Clock.UtcNow)
+        if (_openUntilMs < 0 && now - _tapStartedMs >= 10_000 && _pendingTaps.Count > 0 && _pendingTaps.Peek().AtUtc <= Clock.UtcNow)
         {
             var next = _pendingTaps.Dequeue();
             _tapping = next;
