@@ -1,14 +1,21 @@
+using Campus.Dashboard;
 using Campus.GrainHost;
 
-// The campus controller host: grains, ingestion, embedded broker, storage; later the dashboard.
-// `dotnet run --project campus-grain-host` runs on embedded defaults (broker on 1883, SQLite in ./data).
-var builder = WebApplication.CreateBuilder(args);
+// The campus controller host: grains, ingestion, embedded broker, storage and the dashboard.
+// `dotnet run --project campus-grain-host` runs on embedded defaults (broker on 1883, SQLite in ./data);
+// `-- --demo` also seeds the demo accounts (and a demo school when the district is empty).
+var demo = args.Contains("--demo");
+var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());
+if (demo) builder.Configuration["Campus:Dashboard:Demo"] = "true";
 
 builder.AddCampusControllerHost();      // Campus:Storage, Campus:Mqtt, Campus:Ingest, Campus:Controller, Campus:History
+builder.Services.AddCampusDashboard(builder.Configuration);   // Campus:Dashboard
 
 var app = builder.Build();
 
 app.MapCampusHealth();                  // GET /healthz: broker, storage, ingestion
 app.MapCampusDashboardMountPoint();     // where the dashboard (Campus.Dashboard) mounts its UI and API
+app.MapCampusDashboard();               // pages, /api/v1, /openapi/v1.json
 
+app.PrintCampusDemoBanner();           // with --demo: the URL and the demo accounts
 app.Run();
