@@ -41,7 +41,8 @@ namespace Campus.Firmware.Common
         /// <summary>Period of the main loop (watchdog, heartbeat, the app's tick).</summary>
         public int TickMs = 100;
 
-        /// <summary>Largest command document accepted (the contract's payload limit).</summary>
-        public int MaxCommandBytes = 8192;
+        /// <summary>Largest command document accepted: the contract allows commands of up to
+        /// 64 KiB, so that a school-sized allow-list fits in one retained message.</summary>
+        public int MaxCommandBytes = 65536;
     }
 }
