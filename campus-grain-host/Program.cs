@@ -1,15 +1,18 @@
 using Campus.Dashboard;
 using Campus.GrainHost;
+using Campus.GrainHost.Demo;
 
 // The campus controller host: grains, ingestion, embedded broker, storage and the dashboard.
 // `dotnet run --project campus-grain-host` runs on embedded defaults (broker on 1883, SQLite in ./data);
-// `-- --demo` also seeds the demo accounts (and a demo school when the district is empty).
+// `-- --demo` also seeds the demo accounts and runs a simulated district in this process
+// (simulators/districts/small.yaml, or `--demo-district FILE`), provisioned into the registry.
 var demo = args.Contains("--demo");
-var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());
+var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").Select(a => a == "--demo-district" ? "--Campus:Demo:District" : a).ToArray());
 if (demo) builder.Configuration["Campus:Dashboard:Demo"] = "true";
 
 builder.AddCampusControllerHost();      // Campus:Storage, Campus:Mqtt, Campus:Ingest, Campus:Controller, Campus:History
 builder.Services.AddCampusDashboard(builder.Configuration);   // Campus:Dashboard
+if (demo) builder.AddCampusDemoDistrict();                      // Campus:Demo: the simulated district
 
 var app = builder.Build();
 

@@ -1,0 +1,121 @@
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.Grains;
+using Campus.Controller.Ingestion;
+using Campus.Grains;
+using Campus.Simulators;
+using Campus.Simulators.District;
+using Campus.Simulators.Fleet;
+using Microsoft.Extensions.Options;
+
+namespace Campus.GrainHost.Demo;
+
+/// <summary>Demo mode (section "Campus:Demo"): a simulated district run in this process against the embedded broker.</summary>
+internal sealed class DemoOptions
+{
+    public const string SectionName = "Campus:Demo";
+
+    /// <summary>The district file (YAML or JSON) to provision and simulate.</summary>
+    public string District { get; set; } = Path.Combine("simulators", "districts", "small.yaml");
+
+    /// <summary>Simulated seconds per real second.</summary>
+    public double Speed { get; set; } = 60;
+
+    public int Seed { get; set; } = 1;
+}
+
+internal static class DemoModeExtensions
+{
+    /// <summary>Registers the simulated district; it starts after the controller (registry loaded, broker up).</summary>
+    public static WebApplicationBuilder AddCampusDemoDistrict(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<DemoOptions>(builder.Configuration.GetSection(DemoOptions.SectionName));
+        builder.Services.AddHostedService<DemoDistrictService>();
+        return builder;
+    }
+}
+
+/// <summary>
+/// Provisions the district's schools, rooms, devices and people through the registry grain (each
+/// device gets its issued MQTT password and HMAC key) and runs the firmware-in-the-loop fleet
+/// with those credentials against the embedded broker.
+/// </summary>
+internal sealed partial class DemoDistrictService(
+    IGrainFactory grains,
+    IOptions<DemoOptions> options,
+    IOptions<CampusMqttOptions> mqtt,
+    ILogger<DemoDistrictService> logger) : BackgroundService
+{
+    private const string By = "demo";
+    private DistrictSimulation? _simulation;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        var o = options.Value;
+        var file = ResolveFile(o.District);
+        var district = DistrictLoader.LoadFile(file);
+        var credentials = await ProvisionAsync(district).ConfigureAwait(false);
+        _simulation = await DistrictSimulation.StartAsync(district, new SimulationOptions
+        {
+            BrokerHost = "127.0.0.1",
+            BrokerPort = mqtt.Value.Port,
+            Speed = o.Speed,
+            Seed = o.Seed,
+            Credentials = credentials,
+        }, stoppingToken).ConfigureAwait(false);
+        Console.WriteLine($"Demo district '{district.Name}' ({file}): {district.Schools.Count} school(s), {district.Rooms.Count()} rooms, "
+            + $"{credentials.Count} simulated devices (firmware in the loop) on mqtt://127.0.0.1:{mqtt.Value.Port}, {district.People.Count} people, speed x{o.Speed}.");
+        LogStarted(logger, district.Name, credentials.Count, o.Speed);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_simulation is { } sim) await sim.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task<Dictionary<string, DeviceSecret>> ProvisionAsync(DistrictModel district)
+    {
+        var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.RegistryKey);
+        var secrets = new Dictionary<string, DeviceSecret>(StringComparer.Ordinal);
+        foreach (var school in district.Schools)
+        {
+            var hours = new WeeklySchedule([.. school.OpeningHours.Select(w => new TimeWindow(w.Days, w.From, w.To))]);
+            var zones = school.Zones.Select(z => new AccessZoneSpec(z.Id, z.Rooms.Contains("*") ? [.. school.Rooms.Select(r => r.Id)] : z.Rooms)).ToList();
+            await registry.UpsertSchool(new SchoolSpec(school.Id, school.Name, school.TimeZoneId, hours, zones), By).ConfigureAwait(false);
+            foreach (var room in school.Rooms)
+                await registry.UpsertRoom(new RoomSpec(school.Id, room.Id, room.Name, Math.Max(200, room.BaseLoadW * 2)), By).ConfigureAwait(false);
+            foreach (var device in school.Devices)
+            {
+                if (!WireNames.TryParse<DeviceKind>(device.Kind.AsSpan(), out var kind))
+                    throw new InvalidOperationException($"Device '{device.Id}' has kind '{device.Kind}'; use energy, env, door, sign or maker.");
+                var issued = await registry.GetDevice(device.Id).ConfigureAwait(false) is null
+                    ? await registry.CreateDevice(new DeviceSpec(school.Id, device.Room, kind, device.Id), By).ConfigureAwait(false)
+                    : await registry.RotateCredentials(device.Id, By).ConfigureAwait(false);
+                secrets[device.Id] = new DeviceSecret(issued.DeviceId, issued.MqttPassword, Convert.FromBase64String(issued.HmacKeyBase64));
+            }
+            var zoneSchedules = school.Zones.ToDictionary(z => z.Id, z => new WeeklySchedule([.. z.Schedule.Select(w => new TimeWindow(w.Days, w.From, w.To))]));
+            foreach (var person in district.People.Where(p => p.School == school.Id))
+            {
+                var role = Enum.Parse<Campus.Controller.Domain.PersonRole>(person.Role.ToString());
+                var grants = person.Zones.Where(zoneSchedules.ContainsKey).Select(z => new ZoneGrant(z, zoneSchedules[z])).ToList();
+                await registry.UpsertPerson(new PersonProfile(person.Id, person.Name, role, school.Id,
+                    [.. person.Cards.Select(c => new AccessCard(c, CardStatus.Active))], grants), By).ConfigureAwait(false);
+            }
+        }
+        return secrets;
+    }
+
+    /// <summary>A relative district file is looked up from the working folder and its parents (so it works from the repository root or a build folder).</summary>
+    private static string ResolveFile(string path)
+    {
+        if (Path.IsPathRooted(path) || File.Exists(path)) return path;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, path))) return Path.Combine(dir.FullName, path);
+        throw new FileNotFoundException($"Demo district file '{path}' not found (set --demo-district FILE).", path);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Demo district {District} started: {Devices} simulated devices at speed x{Speed}")]
+    private static partial void LogStarted(ILogger logger, string district, int devices, double speed);
+}

@@ -1,0 +1,71 @@
+using System.Net.Http.Json;
+using Campus.Controller.Hosting;
+using Campus.Testing;
+using Xunit.Abstractions;
+
+namespace Campus.Controller.Tests.EndToEnd;
+
+/// <summary>
+/// The built host with <c>--demo</c>: it provisions the small district into its registry, runs
+/// the simulated devices (real firmware) in-process against its embedded broker with the issued
+/// credentials, and the controller ingests their telemetry.
+/// </summary>
+public sealed class DemoModeTests(ITestOutputHelper output)
+{
+    private static string Root()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Campus.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("Campus.sln not found above the test folder.");
+    }
+
+    private static string HostDll() => Path.Combine(Root(), "campus-grain-host", "bin", "Debug", "net10.0", "Campus.GrainHost.dll");
+
+    private static bool StartedLine(string line) =>
+        line.StartsWith("Demo district 'Small test district'", StringComparison.Ordinal) && line.Contains("11 simulated devices", StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Demo_mode_runs_the_small_district_whose_devices_connect_with_issued_credentials_and_send_telemetry()
+    {
+        if (!File.Exists(HostDll())) throw new InvalidOperationException($"Build the host first: {HostDll()} is missing (./test.sh builds the solution).");
+        var dataDir = Directory.CreateTempSubdirectory("campus-demo-").FullName;
+        var mqttPort = FreePort.Get();
+        var httpPort = FreePort.Get();
+        await using var host = ExternalProcess.Start("dotnet",
+        [
+            HostDll(),
+            "--demo",
+            "--demo-district", Path.Combine(Root(), "simulators", "districts", "small.yaml"),
+            $"--Urls=http://127.0.0.1:{httpPort}",
+            "--Campus:Storage:Provider=InMemory",
+            "--Campus:Mqtt:BindAddress=127.0.0.1",
+            $"--Campus:Mqtt:Port={mqttPort}",
+            "--Logging:LogLevel:Default=Warning",
+        ], dataDir);
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        ControllerHealthReport? report = null;
+        try
+        {
+            await Poll.UntilAsync(async () =>
+            {
+                if (host.HasExited) throw new InvalidOperationException($"The host exited: {host.StandardError}{host.StandardOutput}");
+                try
+                {
+                    report = await http.GetFromJsonAsync<ControllerHealthReport>(new Uri($"http://127.0.0.1:{httpPort}/healthz"));
+                }
+                catch (HttpRequestException) { return false; }
+                catch (TaskCanceledException) { return false; }
+                return report is { Accepted: > 0, BrokerClients: 11, Devices: 11 } && host.OutputLines.Any(StartedLine);
+            }, "the 11 simulated devices are connected, the controller accepted their telemetry and the host printed what it started", TimeSpan.FromSeconds(45));
+        }
+        finally
+        {
+            output.WriteLine($"last /healthz: {report}");
+            output.WriteLine(host.StandardOutput);
+        }
+
+        Assert.Equal(0, report!.Rejected);
+        await host.TerminateAsync(TimeSpan.FromSeconds(20));
+    }
+}
