@@ -9,10 +9,6 @@ using Campus.GrainHost.Demo;
 var demo = args.Contains("--demo");
 var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").Select(a => a == "--demo-district" ? "--Campus:Demo:District" : a).ToArray());
 if (demo) builder.Configuration["Campus:Dashboard:Demo"] = "true";
-// A demo starts from a clean district: the simulated devices restart their sequence numbers each
-// run, which a kept database would take as duplicates. `--Campus:Storage:Provider=Sqlite` keeps it.
-if (demo && !args.Any(a => a.Contains("Campus:Storage:Provider", StringComparison.Ordinal)))
-    builder.Configuration["Campus:Storage:Provider"] = "InMemory";
 
 builder.AddCampusControllerHost();      // Campus:Storage, Campus:Mqtt, Campus:Ingest, Campus:Controller, Campus:History
 builder.Services.AddCampusDashboard(builder.Configuration);   // Campus:Dashboard

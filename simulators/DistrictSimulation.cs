@@ -39,6 +39,13 @@ public sealed record SimulationOptions
     public TimeSpan? Step { get; init; }
 
     /// <summary>
+    /// The boot counter the simulated devices find in their flash (0: factory-new). Each device
+    /// counts one boot up from it, so a run started from a higher base is a new epoch of sequence
+    /// numbers to the controller and is not taken for a redelivery of an earlier run's messages.
+    /// </summary>
+    public uint BootBase { get; init; }
+
+    /// <summary>
     /// Publish the retained commands a controller would (maker kit configuration, class sign timetables,
     /// door allow-lists) as a stand-in when running against a bare broker. Needs an anonymous broker.
     /// </summary>
@@ -204,7 +211,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
                 : _options.Credentials.TryGetValue(model.Id, out var s) ? s
                 : throw new ArgumentException($"The credentials have no entry for device '{model.Id}'.", nameof(_options.Credentials));
             var link = _deviceLinks.GetValueOrDefault(model.Id) ?? _roomLinks.GetValueOrDefault(model.Room);
-            _devices[model.Id] = new SimulatedDevice(model, _clock, _network, secret, link);
+            _devices[model.Id] = new SimulatedDevice(model, _clock, _network, secret, link, _options.BootBase);
         }
 
         foreach (var device in _devices.Values) device.Update(_day, _startUtc);

@@ -61,6 +61,8 @@ internal sealed partial class DemoDistrictService(
             BrokerHost = "127.0.0.1",
             BrokerPort = mqtt.Value.Port,
             Speed = o.Speed,
+            // A new boot epoch per run: a kept database never takes this run's messages for old ones.
+            BootBase = (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             Seed = o.Seed,
             Credentials = credentials,
         }, stoppingToken).ConfigureAwait(false);

@@ -36,8 +36,9 @@ internal sealed class SimulatedDevice
     private bool _walkIn;
     private readonly Dictionary<string, (string Topic, byte[] Payload)> _captured = new(StringComparer.Ordinal);
 
-    public SimulatedDevice(DeviceModel model, LockstepClock clock, FleetNetwork network, DeviceSecret secret, SwitchableLink? link)
+    public SimulatedDevice(DeviceModel model, LockstepClock clock, FleetNetwork network, DeviceSecret secret, SwitchableLink? link, uint bootBase = 0)
     {
+        if (bootBase > 0) _store.WriteUInt32("boot", bootBase);
         Model = model;
         Clock = clock;
         Link = link;

@@ -27,8 +27,25 @@ public sealed class DemoModeTests(ITestOutputHelper output)
     [Fact]
     public async Task Demo_mode_runs_the_small_district_whose_devices_connect_with_issued_credentials_and_send_telemetry()
     {
-        if (!File.Exists(HostDll())) throw new InvalidOperationException($"Build the host first: {HostDll()} is missing (./test.sh builds the solution).");
+        var report = await RunDemoAsync(Directory.CreateTempSubdirectory("campus-demo-").FullName, "--Campus:Storage:Provider=InMemory");
+        Assert.Equal(0, report.Rejected);
+    }
+
+    [Fact]
+    public async Task A_second_demo_run_on_the_kept_sqlite_database_is_a_new_boot_whose_messages_are_accepted()
+    {
         var dataDir = Directory.CreateTempSubdirectory("campus-demo-").FullName;
+        var database = $"--Campus:Storage:SqlitePath={Path.Combine(dataDir, "campus.db")}";
+        var first = await RunDemoAsync(dataDir, "--Campus:Storage:Provider=Sqlite", database);
+        var second = await RunDemoAsync(dataDir, "--Campus:Storage:Provider=Sqlite", database);
+        Assert.True(first.Accepted > 0 && second.Accepted > 0, $"both runs must be accepted: first {first}, second {second}");
+        Assert.Equal(0, second.Duplicates);
+        Assert.Equal(11, second.Devices);
+    }
+
+    private async Task<ControllerHealthReport> RunDemoAsync(string dataDir, params string[] storage)
+    {
+        if (!File.Exists(HostDll())) throw new InvalidOperationException($"Build the host first: {HostDll()} is missing (./test.sh builds the solution).");
         var mqttPort = FreePort.Get();
         var httpPort = FreePort.Get();
         await using var host = ExternalProcess.Start("dotnet",
@@ -37,7 +54,7 @@ public sealed class DemoModeTests(ITestOutputHelper output)
             "--demo",
             "--demo-district", Path.Combine(Root(), "simulators", "districts", "small.yaml"),
             $"--Urls=http://127.0.0.1:{httpPort}",
-            "--Campus:Storage:Provider=InMemory",
+            .. storage,
             "--Campus:Mqtt:BindAddress=127.0.0.1",
             $"--Campus:Mqtt:Port={mqttPort}",
             "--Logging:LogLevel:Default=Warning",
@@ -65,7 +82,7 @@ public sealed class DemoModeTests(ITestOutputHelper output)
             output.WriteLine(host.StandardOutput);
         }
 
-        Assert.Equal(0, report!.Rejected);
         await host.TerminateAsync(TimeSpan.FromSeconds(20));
+        return report!;
     }
 }
