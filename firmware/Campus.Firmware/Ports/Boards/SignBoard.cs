@@ -63,17 +63,7 @@ namespace Campus.Firmware.Ports
         /// <summary>The board for a chip name: "esp32-wroom-32" or "esp32-s3".</summary>
         public static SignBoard ForChip(string chip)
         {
-            if (chip == "esp32-wroom-32")
-            {
-                return Esp32Wroom32();
-            }
-
-            if (chip == "esp32-s3")
-            {
-                return Esp32S3();
-            }
-
-            throw new System.ArgumentException("Unknown chip '" + chip + "'; expected esp32-wroom-32 or esp32-s3.", nameof(chip));
+            return BoardChip.IsWroom32(chip) ? Esp32Wroom32() : Esp32S3();
         }
 
         public static SignBoard Esp32Wroom32()
