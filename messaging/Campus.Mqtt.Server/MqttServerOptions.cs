@@ -43,6 +43,18 @@ public sealed class MqttServerOptions
     /// <summary>Unacknowledged QoS 1/2 messages in flight to one client.</summary>
     public int MaxInflightMessagesPerSession { get; set; } = 100;
 
+    /// <summary>
+    /// Backpressure: a publisher whose messages fill an online subscriber's queue stops being read
+    /// until the queue drains. A subscriber that acknowledges nothing for this long is treated as
+    /// stalled: it stops slowing publishers down for <see cref="StalledSubscriberExemption"/>, and its
+    /// overflow is dropped and counted. Too short, and a subscriber that is merely slow (a busy
+    /// machine, a pause) loses messages; too long, and one stuck client holds publishers up.
+    /// </summary>
+    public TimeSpan SlowSubscriberTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a subscriber found stalled is exempt from backpressure.</summary>
+    public TimeSpan StalledSubscriberExemption { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Bytes waiting to be sent to one slow client; QoS 0 messages beyond it are dropped and counted.</summary>
     public int MaxPendingOutputBytes { get; set; } = 16 * 1024 * 1024;
 
@@ -84,6 +96,8 @@ public sealed class MqttServerOptions
         if (KeepAliveGraceFactor < 1) throw new InvalidOperationException($"KeepAliveGraceFactor must be at least 1, got {KeepAliveGraceFactor}.");
         if (MaxQueuedMessagesPerSession < 0) throw new InvalidOperationException("MaxQueuedMessagesPerSession must not be negative.");
         if (MaxInflightMessagesPerSession is < 1 or > 65535) throw new InvalidOperationException("MaxInflightMessagesPerSession must be 1..65535.");
+        if (SlowSubscriberTimeout <= TimeSpan.Zero) throw new InvalidOperationException($"SlowSubscriberTimeout must be positive, got {SlowSubscriberTimeout}.");
+        if (StalledSubscriberExemption < TimeSpan.Zero) throw new InvalidOperationException($"StalledSubscriberExemption must not be negative, got {StalledSubscriberExemption}.");
         if (MaxPendingOutputBytes < 1024) throw new InvalidOperationException("MaxPendingOutputBytes must be at least 1024.");
     }
 }

@@ -219,7 +219,13 @@ public sealed class BackpressureTests
     [Fact]
     public async Task Burst_into_a_small_queue_of_an_online_subscriber_is_slowed_down_not_dropped()
     {
-        await using var server = await TestBroker.StartAsync(o => { o.MaxQueuedMessagesPerSession = 8; o.MaxInflightMessagesPerSession = 2; });
+        // A slow subscriber is never taken for a stalled one here, however busy the machine is.
+        await using var server = await TestBroker.StartAsync(o =>
+        {
+            o.MaxQueuedMessagesPerSession = 8;
+            o.MaxInflightMessagesPerSession = 2;
+            o.SlowSubscriberTimeout = TimeSpan.FromSeconds(60);
+        });
         using var metrics = new MetricCapture(server.Meter);
         await using var sub = await RawMqttClient.ConnectAsync(server.Port, "dashboard");
         await sub.SubscribeAsync(1, ("burst/#", MqttQualityOfServiceLevel.AtLeastOnce));
@@ -243,5 +249,37 @@ public sealed class BackpressureTests
         await reader.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(Enumerable.Range(0, 40).Select(i => $"{i}"), got);
         Assert.Equal(0, metrics["campus.mqtt.broker.messages.dropped"]);
+    }
+
+    [Fact]
+    public async Task A_stalled_subscriber_does_not_hold_the_publisher_up_and_its_overflow_is_counted()
+    {
+        await using var server = await TestBroker.StartAsync(o =>
+        {
+            o.MaxQueuedMessagesPerSession = 8;
+            o.MaxInflightMessagesPerSession = 2;
+            o.SlowSubscriberTimeout = TimeSpan.FromMilliseconds(200);
+            o.StalledSubscriberExemption = TimeSpan.FromMinutes(5);
+        });
+        using var metrics = new MetricCapture(server.Meter);
+        // Subscribes at QoS 1 and then never acknowledges anything.
+        await using var stalled = await RawMqttClient.ConnectAsync(server.Port, "stuck-screen");
+        await stalled.SubscribeAsync(1, ("burst/#", MqttQualityOfServiceLevel.AtLeastOnce));
+        await using var healthy = await RawMqttClient.ConnectAsync(server.Port, "dashboard");
+        await healthy.SubscribeAsync(1, ("burst/#", MqttQualityOfServiceLevel.AtMostOnce));
+
+        await using var pub = await RawMqttClient.ConnectAsync(server.Port, "meter");
+        var burst = Enumerable.Range(0, 40).SelectMany(i => RawMqttClient.EncodePublish("burst/m1", $"{i}", MqttQualityOfServiceLevel.AtLeastOnce, (ushort)(i + 1))).ToArray();
+        await pub.SendRawAsync(burst);
+
+        var got = new List<string>();
+        while (got.Count < 40)
+        {
+            var p = await healthy.ReceiveAsync(TimeSpan.FromSeconds(30));
+            if (p.Type == Protocol.MqttPacketType.Publish) got.Add(p.PayloadText);
+        }
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => $"{i}"), got);
+        // 2 in flight and 8 queued for the stalled subscriber; the other 30 are dropped and counted.
+        await Poll.UntilAsync(() => metrics["campus.mqtt.broker.messages.dropped"] == 30, "the stalled subscriber's overflow is counted", TimeSpan.FromSeconds(30));
     }
 }

@@ -155,24 +155,22 @@ internal sealed class MqttConnection : IPacketSink
         // (Real time on purpose: this is flow control, not protocol timing.)
         if (ReferenceEquals(congested, _session)) return;
         var drained = congested.WaitForDrainAsync(_core.HighWater / 2);
-        // Wait as long as the subscriber makes progress; one that acknowledges nothing for a
-        // moment is stalled: exempt it (its overflow is dropped and counted) and read on.
+        // Wait as long as the subscriber makes progress; one that acknowledges nothing for
+        // SlowSubscriberTimeout is stalled: exempt it (its overflow is dropped and counted) and read on.
+        var options = _core.Options;
         var progress = congested.CompletedDeliveries;
         while (!drained.IsCompleted)
         {
-            if (await Task.WhenAny(drained, Task.Delay(BackpressureWait)).ConfigureAwait(false) == drained) return;
+            if (await Task.WhenAny(drained, Task.Delay(options.SlowSubscriberTimeout)).ConfigureAwait(false) == drained) return;
             var now = congested.CompletedDeliveries;
             if (now == progress)
             {
-                congested.ExemptFromThrottling(Environment.TickCount64 + (long)StalledExemption.TotalMilliseconds);
+                congested.ExemptFromThrottling(Environment.TickCount64 + (long)options.StalledSubscriberExemption.TotalMilliseconds);
                 return;
             }
             progress = now;
         }
     }
-
-    private static readonly TimeSpan BackpressureWait = TimeSpan.FromMilliseconds(250);
-    private static readonly TimeSpan StalledExemption = TimeSpan.FromSeconds(10);
 
     private ValueTask HandlePacketAsync(in MqttPacket packet)
     {
