@@ -76,7 +76,8 @@ internal sealed class GrainTimer : WorkItem, IGrainTimer
         TryMarkDone();
         if (task.IsFaulted)
             _activation.Runtime.Log.LogWarning(task.Exception, "Timer callback of grain {GrainId} failed", _activation.Id);
-        _activation.OnRequestFinished();
+        // The next period starts now, when the callback has completed. Arm it before the turn ends,
+        // so that whatever runs after this turn (the grain's next call) sees the timer armed.
         if (Volatile.Read(ref _disposed) == 0 && _period != Timeout.InfiniteTimeSpan)
         {
             try
@@ -88,6 +89,7 @@ internal sealed class GrainTimer : WorkItem, IGrainTimer
                 // disposed concurrently
             }
         }
+        _activation.OnRequestFinished();
     }
 
     public void Change(TimeSpan dueTime, TimeSpan period)
