@@ -57,6 +57,11 @@ public sealed class ApiAccessTests(HostFixture fixture)
         new("timetable", HttpMethod.Post, "/api/v1/schools/{s}/rooms/{room}/timetable", () => Json(new { date = "2026-11-26", lessons = new[] { new { period = 1, from = "08:00", to = "08:45", subject = "Physics" } } }), SignRoles, HttpStatusCode.BadRequest),
         new("notices", HttpMethod.Post, "/api/v1/schools/{s}/rooms/{room}/notices", () => Json(new { items = new[] { new { text = "Sports day", until = 1764150000000 } } }), SignRoles, HttpStatusCode.BadRequest),
         new("maker kits", HttpMethod.Get, "/api/v1/schools/{s}/maker/kits", () => null, MakerRoles, HttpStatusCode.OK),
+        new("zones", HttpMethod.Get, "/api/v1/schools/{s}/zones", () => null, AdminRoles, HttpStatusCode.OK),
+        new("create zone", HttpMethod.Post, "/api/v1/schools/{s}/zones", () => Json(new { id = "{new}", rooms = new[] { "{room}" }, windows = new[] { new { days = new[] { 1, 2, 3, 4, 5 }, from = "07:00", to = "18:00" } } }), AdminRoles, HttpStatusCode.Created),
+        new("edit zone", HttpMethod.Put, "/api/v1/schools/{s}/zones/{zone}", () => Json(new { rooms = new[] { "{room}" }, windows = new[] { new { days = new[] { 1, 2, 3, 4, 5, 6 }, from = "07:30", to = "17:00" } } }), AdminRoles, HttpStatusCode.OK),
+        new("delete zone", HttpMethod.Delete, "/api/v1/schools/{s}/zones/no-such-zone", () => null, AdminRoles, HttpStatusCode.NotFound),
+        new("person zones", HttpMethod.Put, "/api/v1/schools/{s}/people/{person}/zones", () => Json(new { zones = new[] { "{zone}" } }), AdminRoles, HttpStatusCode.OK),
     ];
 
     public static TheoryData<string> EndpointNames()
@@ -68,11 +73,14 @@ public sealed class ApiAccessTests(HostFixture fixture)
 
     private static int _unique;
 
-    /// <summary>The path for a school: its door, a room (r102 of s01 has no class sign: 400 when allowed), a fresh id.</summary>
+    /// <summary>The path for a school: its door, a room (r102 of s01 has no class sign: 400 when allowed), its zone, student and kit, a fresh id.</summary>
     private static string PathFor(Endpoint e, string school) => e.Path
         .Replace("{s}", school, StringComparison.Ordinal)
         .Replace("{door}", school == "s01" ? "d1" : "d2", StringComparison.Ordinal)
-        .Replace("{room}", school == "s01" ? "r102" : "r201", StringComparison.Ordinal);
+        .Replace("{room}", school == "s01" ? "r102" : "r201", StringComparison.Ordinal)
+        .Replace("{zone}", school == "s01" ? "labs" : "gym", StringComparison.Ordinal)
+        .Replace("{person}", school == "s01" ? "p-s01" : "p-s02", StringComparison.Ordinal)
+        .Replace("{kit}", school == "s01" ? "k1" : "k2", StringComparison.Ordinal);
 
     private static async Task<HttpContent?> BodyFor(Endpoint e, string school)
     {
@@ -80,7 +88,8 @@ public sealed class ApiAccessTests(HostFixture fixture)
         if (body is null) return null;
         var text = await body.ReadAsStringAsync();
         var fresh = $"x{Interlocked.Increment(ref _unique)}-{Guid.NewGuid().ToString("N")[..6]}";
-        text = text.Replace("{new}", fresh, StringComparison.Ordinal).Replace("{room}", school == "s01" ? "r101" : "r201", StringComparison.Ordinal);
+        text = text.Replace("{new}", fresh, StringComparison.Ordinal).Replace("{room}", school == "s01" ? "r101" : "r201", StringComparison.Ordinal)
+            .Replace("{zone}", school == "s01" ? "labs" : "gym", StringComparison.Ordinal).Replace("{person}", school == "s01" ? "p-s01" : "p-s02", StringComparison.Ordinal);
         return new StringContent(text, System.Text.Encoding.UTF8, body.Headers.ContentType!.MediaType!);
     }
 

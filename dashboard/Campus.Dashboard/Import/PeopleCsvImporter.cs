@@ -23,7 +23,8 @@ internal sealed class PeopleCsvImporter
     public const int MaxRows = 20_000;
     private static readonly string[] Required = ["id", "name", "role"];
 
-    public static async Task<ImportReport> ImportAsync(TextReader text, SchoolSpec school, Func<PersonProfile, Task> save, CancellationToken cancellationToken = default)
+    /// <param name="zoneSchedules">The weekly schedule of each zone (a grant gets its zone's); the school's opening hours for a zone not in it.</param>
+    public static async Task<ImportReport> ImportAsync(TextReader text, SchoolSpec school, Func<PersonProfile, Task> save, CancellationToken cancellationToken = default, IReadOnlyDictionary<string, WeeklySchedule>? zoneSchedules = null)
     {
         var config = new CsvConfiguration(CultureInfo.InvariantCulture)
         {
@@ -55,7 +56,7 @@ internal sealed class PeopleCsvImporter
                 break;
             }
             var id = csv.GetField("id")?.Trim();
-            var problem = Check(csv, id, hasSchool, school, zones, seen, out var person);
+            var problem = Check(csv, id, hasSchool, school, zones, zoneSchedules, seen, out var person);
             if (problem is not null)
             {
                 errors.Add(new ImportError(line, string.IsNullOrEmpty(id) ? null : id, problem));
@@ -74,7 +75,7 @@ internal sealed class PeopleCsvImporter
         return new ImportReport(rows, imported, errors);
     }
 
-    private static string? Check(CsvReader csv, string? id, bool hasSchool, SchoolSpec school, HashSet<string> zones, HashSet<string> seen, out PersonProfile? person)
+    private static string? Check(CsvReader csv, string? id, bool hasSchool, SchoolSpec school, HashSet<string> zones, IReadOnlyDictionary<string, WeeklySchedule>? zoneSchedules, HashSet<string> seen, out PersonProfile? person)
     {
         person = null;
         if (string.IsNullOrEmpty(id)) return "The id is empty.";
@@ -101,7 +102,7 @@ internal sealed class PeopleCsvImporter
         foreach (var zone in Split(csv.TryGetField<string>("zones", out var z) ? z : null))
         {
             if (!zones.Contains(zone)) return $"Zone '{zone}' is not a zone of school {school.Id}.";
-            grants.Add(new ZoneGrant(zone, school.OpeningHours));
+            grants.Add(new ZoneGrant(zone, zoneSchedules?.GetValueOrDefault(zone) ?? school.OpeningHours));
         }
         person = new PersonProfile(id, name, role, school.Id, cards, grants);
         return null;

@@ -19,8 +19,9 @@ namespace Campus.Dashboard.Tests.Support;
 /// <summary>
 /// The controller and the dashboard in this process on Kestrel (a free loopback port, so a real
 /// browser can reach it), with in-memory storage and the embedded broker, seeded with two
-/// schools: s01 (rooms r101, r102; door d1, meter m1, sign g1) and s02 (room r201; door d2),
-/// and one account per role of s01 plus a security account of s02 and a district admin.
+/// schools: s01 (rooms r101, r102; door d1, meter m1, sign g1, kit k1; zone labs; student p-s01)
+/// and s02 (room r201; door d2, kit k2; zone gym; student p-s02), and one account per role of
+/// s01 plus a security account of s02 and a district admin.
 /// Every account's password is <see cref="Password"/>.
 /// </summary>
 public sealed class DashboardHost : IAsyncDisposable
@@ -89,7 +90,7 @@ public sealed class DashboardHost : IAsyncDisposable
     private async Task SeedAsync()
     {
         await Registry.UpsertSchool(new SchoolSpec("s01", "North Middle School", "Asia/Shanghai", new Controller.Domain.WeeklySchedule([Controller.Domain.TimeWindow.Parse("12345", "07:00", "18:00")]), [new AccessZoneSpec("labs", ["r102"])]), "test");
-        await Registry.UpsertSchool(new SchoolSpec("s02", "South High School", "Europe/Berlin", new Controller.Domain.WeeklySchedule([Controller.Domain.TimeWindow.Parse("12345", "07:00", "18:00")]), []), "test");
+        await Registry.UpsertSchool(new SchoolSpec("s02", "South High School", "Europe/Berlin", new Controller.Domain.WeeklySchedule([Controller.Domain.TimeWindow.Parse("12345", "07:00", "18:00")]), [new AccessZoneSpec("gym", ["r201"])]), "test");
         await Registry.UpsertRoom(new RoomSpec("s01", "r101", "Physics 101"), "test");
         await Registry.UpsertRoom(new RoomSpec("s01", "r102", "Maker Lab"), "test");
         await Registry.UpsertRoom(new RoomSpec("s02", "r201", "Chemistry 201"), "test");
@@ -98,6 +99,10 @@ public sealed class DashboardHost : IAsyncDisposable
         Devices["g1"] = await Registry.CreateDevice(new DeviceSpec("s01", "r101", DeviceKind.Sign, "g1"), "test");
         Devices["k1"] = await Registry.CreateDevice(new DeviceSpec("s01", "r102", DeviceKind.Maker, "k1"), "test");
         Devices["d2"] = await Registry.CreateDevice(new DeviceSpec("s02", "r201", DeviceKind.Door, "d2"), "test");
+        Devices["k2"] = await Registry.CreateDevice(new DeviceSpec("s02", "r201", DeviceKind.Maker, "k2"), "test");
+        // One card holder per school (a student), for zone and maker-kit assignments.
+        await Registry.UpsertPerson(new Controller.Domain.PersonProfile("p-s01", "Ann Li", Controller.Domain.PersonRole.Student, "s01", [new Controller.Domain.AccessCard("04AA0101", Controller.Domain.CardStatus.Active)], []), "test");
+        await Registry.UpsertPerson(new Controller.Domain.PersonProfile("p-s02", "Ben Wu", Controller.Domain.PersonRole.Student, "s02", [new Controller.Domain.AccessCard("04AA0201", Controller.Domain.CardStatus.Active)], []), "test");
         var users = Services.GetRequiredService<UserService>();
         foreach (var (role, name) in Accounts)
             await users.SaveAsync(new UserRequest(name, name, role, role == DashboardRole.DistrictAdmin ? null : "s01", Password), "test");
