@@ -27,7 +27,8 @@ internal sealed class InMemoryUserStore : IUserStore
 
     public Task UpsertAsync(DashboardUser user, CancellationToken cancellationToken = default)
     {
-        _users[user.UserName] = user;
+        // As the SQL stores: a change keeps the account's creation time.
+        _users.AddOrUpdate(user.UserName, user, (_, existing) => user with { CreatedAt = existing.CreatedAt });
         return Task.CompletedTask;
     }
 
@@ -40,26 +41,28 @@ internal sealed class InMemoryUserStore : IUserStore
 
 /// <summary>
 /// Accounts in one table (<c>dashboard_users</c>) of the controller's database. The SQL is the
-/// common subset of SQLite and PostgreSQL, so one class serves both.
+/// common subset of SQLite and PostgreSQL, so one class serves both; the one difference is the
+/// collation: names compare and sort by code point everywhere (SQLite's BINARY, PostgreSQL's "C"),
+/// as in memory, whatever the PostgreSQL database's default collation is.
 /// </summary>
-internal sealed class SqlUserStore(Func<DbConnection> connect) : IUserStore
+internal sealed class SqlUserStore(Func<DbConnection> connect, string collate) : IUserStore
 {
     private const string Columns = "user_name, display_name, role, school, password_hash, disabled, created_at_ms";
 
-    public static SqlUserStore Sqlite(string connectionString) => new(() => new SqliteConnection(connectionString));
+    public static SqlUserStore Sqlite(string connectionString) => new(() => new SqliteConnection(connectionString), "");
 
-    public static SqlUserStore Postgres(string connectionString) => new(() => new NpgsqlConnection(connectionString));
+    public static SqlUserStore Postgres(string connectionString) => new(() => new NpgsqlConnection(connectionString), " COLLATE \"C\"");
 
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = """
+        cmd.CommandText = $"""
             CREATE TABLE IF NOT EXISTS dashboard_users (
-                user_name TEXT PRIMARY KEY,
+                user_name TEXT{collate} PRIMARY KEY,
                 display_name TEXT NOT NULL,
                 role TEXT NOT NULL,
-                school TEXT NULL,
+                school TEXT{collate} NULL,
                 password_hash TEXT NOT NULL,
                 disabled INTEGER NOT NULL,
                 created_at_ms BIGINT NOT NULL);
@@ -101,7 +104,7 @@ internal sealed class SqlUserStore(Func<DbConnection> connect) : IUserStore
     {
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT {Columns} FROM dashboard_users WHERE (@s IS NULL OR school = @s) ORDER BY user_name LIMIT @l OFFSET @o";
+        cmd.CommandText = $"SELECT {Columns} FROM dashboard_users WHERE (@s IS NULL OR school = @s) ORDER BY user_name{collate} LIMIT @l OFFSET @o";
         Add(cmd, "s", school);
         Add(cmd, "l", limit);
         Add(cmd, "o", offset);
