@@ -32,11 +32,31 @@ public sealed record SimulationOptions
     /// <summary>A scenario of <see cref="ScenarioCatalog"/>, or null.</summary>
     public string? Scenario { get; init; }
 
+    /// <summary>
+    /// More scenarios of <see cref="ScenarioCatalog"/> in the same run (after <see cref="Scenario"/>);
+    /// their steps happen at their local times, so a run over a whole day plays all of them.
+    /// </summary>
+    public IReadOnlyList<string>? Scenarios { get; init; }
+
+    /// <summary>
+    /// Called on the simulation's thread with the new simulated time just before the fleet's clock
+    /// moves there, e.g. to advance a controller's fake <see cref="TimeProvider"/> in lock-step.
+    /// Every device message of the previous step has been acknowledged by then.
+    /// </summary>
+    public Action<DateTime>? TimeAdvancing { get; init; }
+
     /// <summary>Device id -> secrets issued by the controller; null = anonymous broker (keys derived from the seed).</summary>
     public IReadOnlyDictionary<string, DeviceSecret>? Credentials { get; init; }
 
     /// <summary>Simulated time per lock-step; null = chosen from the speed (100 ms to 2 s).</summary>
     public TimeSpan? Step { get; init; }
+
+    /// <summary>
+    /// A longer step for quiet times (null = always <see cref="Step"/>): used when no card tap is near, no
+    /// scenario step happened in the last 15 minutes or comes within a minute, and no door is in use.
+    /// Firmware then samples less often; meters integrate exactly as long as it divides a minute.
+    /// </summary>
+    public TimeSpan? IdleStep { get; init; }
 
     /// <summary>
     /// The boot counter the simulated devices find in their flash (0: factory-new). Each device
@@ -104,6 +124,9 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
     private readonly DateTime _startUtc;
     private readonly TimeSpan _step;
     private readonly ScenarioPlan? _plan;
+    private readonly List<ScenarioPlan> _plans = [];
+    private List<SimulatedDevice> _ordered = [];
+    private string _stepSchool = "";
     private Thread? _driver;
     private int _lateSteps;
 
@@ -119,7 +142,12 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         };
         _options = options;
         _day = new DayModel(_district, options.Seed);
-        if (options.Scenario is not null) _plan = ScenarioCatalog.Plan(options.Scenario, _district);
+        foreach (var name in (options.Scenario is null ? [] : new[] { options.Scenario }).Concat(options.Scenarios ?? []))
+        {
+            _plans.Add(ScenarioCatalog.Plan(name, _district));
+        }
+
+        _plan = _plans.FirstOrDefault();
         var first = _district.Schools[0];
         _startUtc = options.StartUtc ?? _plan?.StartUtc ?? DayModel.Utc(first, _district.Date.ToDateTime(new TimeOnly(6, 30)));
         _clock = new LockstepClock(_startUtc - BootMargin);
@@ -131,8 +159,14 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
 
     public DistrictModel District => _district;
 
-    /// <summary>The scenario being run, with what it must cause.</summary>
+    /// <summary>The day model the devices follow (with the scenarios' load overrides).</summary>
+    internal DayModel Day => _day;
+
+    /// <summary>The (first) scenario being run, with what it must cause.</summary>
     public ScenarioPlan? Scenario => _plan;
+
+    /// <summary>Every scenario being run.</summary>
+    public IReadOnlyList<ScenarioPlan> Scenarios => _plans;
 
     public DateTime StartUtc => _startUtc;
 
@@ -195,12 +229,12 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
         if (_options.StandInController) await PublishStandInCommandsAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var room in _plan?.LinkedRooms ?? [])
+        foreach (var room in _plans.SelectMany(p => p.LinkedRooms).Distinct())
         {
             _roomLinks[room] = new SwitchableLink(_options.BrokerHost, _options.BrokerPort);
         }
 
-        foreach (var device in _plan?.LinkedDevices ?? [])
+        foreach (var device in _plans.SelectMany(p => p.LinkedDevices).Distinct())
         {
             _deviceLinks[device] = new SwitchableLink(_options.BrokerHost, _options.BrokerPort);
         }
@@ -258,7 +292,11 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
             if (!allStarted && _clock.UtcNow < _startUtc - TimeSpan.FromMilliseconds(100))
             {
                 if (!_clock.WaitUntilQuiet(expected, TimeSpan.FromMilliseconds(500))) continue;
-                _clock.Advance(TimeSpan.FromMilliseconds(50));
+                // A device that finished starting during the wait has its own threads to count now.
+                int again = 0;
+                for (int i = 0; i < devices.Count; i++) again += starting[i].IsCompleted ? devices[i].ClockThreads : 1;
+                if (again != expected) continue;
+                MoveClock(TimeSpan.FromMilliseconds(50));
             }
             else
             {
@@ -280,11 +318,55 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         Log($"boot: {_devices.Values.Count(d => d.Runtime.IsConnected)} of {_devices.Count} devices connected after {(_clock.UtcNow - _startUtc + BootMargin).TotalSeconds:0.0} s of simulated boot time");
         _network.Open.Set();
         foreach (var t in starting.Where(t => t.IsFaulted)) await t.ConfigureAwait(false);
-        if (_clock.UtcNow < _startUtc) _clock.Advance(_startUtc - _clock.UtcNow);
+        _ordered = [.. _devices.Values.OrderBy(d => d.Model.Id, StringComparer.Ordinal)];
+        Settle(_options.QuietTimeout);
+        if (_clock.UtcNow < _startUtc) MoveClock(_startUtc - _clock.UtcNow);
         _clock.WaitUntilQuiet(ExpectedBlocked(), _options.QuietTimeout);
+        Settle(_options.QuietTimeout);
         _real.Start();
         _driver = new Thread(Drive) { IsBackground = true, Name = "district-simulation" };
         _driver.Start();
+    }
+
+    private void MoveClock(TimeSpan by)
+    {
+        _options.TimeAdvancing?.Invoke(_clock.UtcNow + by);
+        _clock.Advance(by);
+    }
+
+    /// <summary>
+    /// Waits until every connected device's messages are acknowledged and every command it received is
+    /// handled (a controller's replies to this step's requests included), so that the next step starts
+    /// from the same state whatever the network's timing. False after <paramref name="timeout"/>.
+    /// </summary>
+    private bool Settle(TimeSpan timeout)
+    {
+        long deadline = -1;
+        int spins = 0;
+        while (!Delivered())
+        {
+            if (_stop.IsCancellationRequested) return false;
+            if (deadline < 0) deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            else if (Environment.TickCount64 > deadline) return false;
+            if (++spins < 50) Thread.Yield();
+            else _network.Activity.Wait(1);
+            _network.Activity.Reset();
+        }
+
+        return true;
+    }
+
+    private bool Delivered()
+    {
+        foreach (var d in _ordered)
+        {
+            if (!d.IsRunning) continue;
+            var runtime = d.Runtime;
+            if (runtime.CommandsWaiting > 0) return false;
+            if (runtime.Pending > 0 && runtime.IsConnected) return false;
+        }
+
+        return true;
     }
 
     private int ExpectedBlocked()
@@ -306,9 +388,10 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
             var taps = Duration is { } ? _day.Taps(_startUtc, end).ToList() : [];
             int nextTap = 0;
             DateTime tapsUntil = Duration is { } ? end : _startUtc;
-            var steps = _plan?.Steps.Select(s => (At: DayModel.Utc(_district.School(_plan.School), _district.Date.ToDateTime(s.AtLocal)), Step: s)).OrderBy(s => s.At).ToList() ?? [];
+            var steps = _plans.SelectMany(p => p.Steps.Select(s => (At: DayModel.Utc(_district.School(p.School), _district.Date.ToDateTime(s.AtLocal)), Step: s, p.School)))
+                .OrderBy(s => s.At).ToList();
             int nextStep = 0;
-            var devices = _devices.Values.OrderBy(d => d.Model.Id, StringComparer.Ordinal).ToList();
+            var devices = _ordered;
             while (!_stop.IsCancellationRequested)
             {
                 var now = _clock.UtcNow;
@@ -323,12 +406,23 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
 
                 while (nextStep < steps.Count && steps[nextStep].At <= now)
                 {
-                    var (at, step) = steps[nextStep++];
-                    Log($"{DayModel.Local(_district.School(_plan!.School), at):HH:mm:ss} {step.Description}");
+                    var (at, step, school) = steps[nextStep++];
+                    Log($"{DayModel.Local(_district.School(school), at):HH:mm:ss} {step.Description}");
+                    _stepSchool = school;
                     step.Apply(this);
                 }
 
-                while (nextTap < taps.Count && taps[nextTap].AtUtc < now + _step)
+                var stepBy = _step;
+                if (_options.IdleStep is { } idle && idle > _step && now.Ticks % idle.Ticks == 0
+                    && (nextTap >= taps.Count || taps[nextTap].AtUtc > now + idle + TimeSpan.FromMinutes(1))
+                    && (nextStep >= steps.Count || steps[nextStep].At > now + idle + TimeSpan.FromMinutes(1))
+                    && (nextStep == 0 || steps[nextStep - 1].At < now - TimeSpan.FromMinutes(15))
+                    && !devices.Any(d => d.DoorBusy))
+                {
+                    stepBy = idle;
+                }
+
+                while (nextTap < taps.Count && taps[nextTap].AtUtc < now + stepBy)
                 {
                     var tap = taps[nextTap++];
                     if (_devices.TryGetValue(tap.DoorDevice, out var door)) door.Tap(tap);
@@ -339,8 +433,8 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
                     if (device.IsRunning) device.Update(_day, now);
                 }
 
-                _clock.Advance(_step);
-                if (!_clock.WaitUntilQuiet(ExpectedBlocked(), _options.QuietTimeout)) Interlocked.Increment(ref _lateSteps);
+                MoveClock(stepBy);
+                if (!_clock.WaitUntilQuiet(ExpectedBlocked(), _options.QuietTimeout) | !Settle(_options.QuietTimeout)) Interlocked.Increment(ref _lateSteps);
                 if (_options.Speed > 0)
                 {
                     var due = TimeSpan.FromTicks((long)((_clock.UtcNow - _startUtc).Ticks / _options.Speed));
@@ -442,21 +536,21 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
 
     void IScenarioActions.CutRoomNetwork(string room)
     {
-        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _plan?.School)) d.SetWifi(false);
+        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _stepSchool)) d.SetWifi(false);
         if (_roomLinks.TryGetValue(room, out var link)) link.Cut();
     }
 
     void IScenarioActions.RestoreRoomNetwork(string room)
     {
         if (_roomLinks.TryGetValue(room, out var link)) link.Restore();
-        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _plan?.School)) d.SetWifi(true);
+        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _stepSchool)) d.SetWifi(true);
     }
 
     void IScenarioActions.LightsLeftOn(string room, TimeSpan forHowLong) =>
-        _day.Overrides.AddLightsLeftOn(_plan!.School, room, _clock.UtcNow, _clock.UtcNow + forHowLong);
+        _day.Overrides.AddLightsLeftOn(_stepSchool, room, _clock.UtcNow, _clock.UtcNow + forHowLong);
 
     void IScenarioActions.ExtraLoad(string room, double watts, TimeSpan forHowLong) =>
-        _day.Overrides.AddExtraLoad(_plan!.School, room, _clock.UtcNow, _clock.UtcNow + forHowLong, watts);
+        _day.Overrides.AddExtraLoad(_stepSchool, room, _clock.UtcNow, _clock.UtcNow + forHowLong, watts);
 
     // ---- stand-in controller ----------------------------------------------------------------
 

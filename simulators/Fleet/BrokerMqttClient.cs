@@ -19,6 +19,9 @@ internal sealed class FleetNetwork(string host, int port)
 
     /// <summary>Closed while the fleet boots: connects wait, so every device connects at the same simulated instant.</summary>
     public ManualResetEventSlim Open { get; } = new(true);
+
+    /// <summary>Set whenever a device's message is acknowledged or a command reaches a device, for the lock-step driver.</summary>
+    public ManualResetEventSlim Activity { get; } = new(false);
 }
 
 /// <summary>
@@ -71,6 +74,7 @@ internal sealed class BrokerMqttClient(FleetNetwork network, Func<(string Host, 
             Interlocked.Increment(ref network.Received);
             var m = e.ApplicationMessage;
             OnMqttMsgPublishReceived(new Port.MqttMsgPublishEventArgs(m.Topic, m.Payload.ToArray(), m.Dup, (byte)m.QualityOfServiceLevel, m.Retain));
+            network.Activity.Set();
             return Task.CompletedTask;
         };
         client.DisconnectedAsync += e =>
@@ -135,6 +139,7 @@ internal sealed class BrokerMqttClient(FleetNetwork network, Func<(string Host, 
                 if (t.IsCompletedSuccessfully) Interlocked.Increment(ref network.Acknowledged);
                 _ = t.Exception; // a lost connection: the firmware sends it again after reconnect
                 OnMqttMsgPublished(id, t.IsCompletedSuccessfully);
+                network.Activity.Set();
             },
             TaskScheduler.Default);
         return id;

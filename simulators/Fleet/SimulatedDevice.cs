@@ -111,7 +111,7 @@ internal sealed class SimulatedDevice
                 Gpio.SetInput(board.TamperSwitch, PinValue.Low);
                 DoorBoard = board;
                 _app = new DoorApp(Runtime, DoorHardware.FromBoard(board, Gpio, new Mfrc522(Reader, clock, Gpio, board.RfidRst)));
-                ClockThreads = 2;
+                ClockThreads = 3; // main, IO and access loops
                 break;
             }
 
@@ -167,6 +167,10 @@ internal sealed class SimulatedDevice
     public int ClockThreads { get; }
 
     public bool IsRunning { get; private set; }
+
+    /// <summary>A door with someone at it: a tap waiting or in progress, or the door open.</summary>
+    public bool DoorBusy => DoorBoard is not null && (_pendingTaps.Count > 0 || _tapping is not null || _openUntilMs >= 0 || _rexReleaseMs >= 0
+        || Clock.TickCountMs - _tapStartedMs < 15_000);
 
     public int TapsDone { get; private set; }
 

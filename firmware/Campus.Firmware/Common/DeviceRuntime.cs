@@ -47,6 +47,7 @@ namespace Campus.Firmware.Common
         private readonly bool[] _commandRetained = new bool[CommandQueueSize];
         private int _commandHead;
         private int _commandCount;
+        private bool _handlingCommand;
 
         // Ids acknowledged recently (ring) — a command is acknowledged once per id.
         private readonly string[] _ackedIds = new string[AckMemory];
@@ -83,7 +84,7 @@ namespace Campus.Firmware.Common
             _signEvents = settings.Kind == "door";
             _signer = new EventSigner(settings.DeviceId, settings.HmacKey);
             _heartbeatS = settings.HeartbeatS;
-            _jitter = new Random(settings.DeviceId.GetHashCode());
+            _jitter = new Random(StableHash(settings.DeviceId));
             for (int i = 0; i < AckMemory; i++) _ackedIds[i] = "";
             for (int i = 0; i < CommandQueueSize; i++)
             {
@@ -144,6 +145,15 @@ namespace Campus.Firmware.Common
         public int Pending
         {
             get { return _outbox.Count; }
+        }
+
+        /// <summary>Commands received and not yet handled (queued or being handled now).</summary>
+        public int CommandsWaiting
+        {
+            get
+            {
+                lock (_commandNames) return _commandCount + (_handlingCommand ? 1 : 0);
+            }
         }
 
         /// <summary>Commands rejected: malformed, oversize, unknown version, missing id, or the queue was full.</summary>
@@ -514,6 +524,7 @@ namespace Campus.Firmware.Common
                         _commandPayloads[_commandHead] = new byte[0];
                         _commandHead = (_commandHead + 1) % CommandQueueSize;
                         _commandCount--;
+                        _handlingCommand = true;
                         have = true;
                     }
                 }
@@ -529,6 +540,10 @@ namespace Campus.Firmware.Common
                 catch (Exception e)
                 {
                     _lastError = "command '" + name + "': " + e.Message;
+                }
+                finally
+                {
+                    lock (_commandNames) _handlingCommand = false;
                 }
             }
         }
@@ -683,6 +698,17 @@ namespace Campus.Firmware.Common
                     return;
                 }
             }
+        }
+
+        /// <summary>A hash of the device id that is the same in every run (string hashes are randomised per process).</summary>
+        private static int StableHash(string text)
+        {
+            int hash = 17;
+            for (int i = 0; i < text.Length; i++)
+            {
+                hash = unchecked(hash * 31 + text[i]);
+            }
+            return hash;
         }
 
         private sealed class NullApp : IDeviceApp

@@ -72,8 +72,8 @@ namespace Campus.Firmware.Apps.Door
 
         private readonly DoorHardware _hardware;
         private readonly object _sync = new object();
-        private readonly AutoResetEvent _cardSignal = new AutoResetEvent(false);
         private readonly string[] _cards = new string[4];
+        private readonly long[] _cardReadAt = new long[4];
         private int _cardHead;
         private int _cardCount;
 
@@ -191,7 +191,6 @@ namespace Campus.Firmware.Apps.Door
         protected override void OnStopping()
         {
             _running = false;
-            _cardSignal.Set();
             for (int i = 0; i < _threads.Length; i++) _threads[i].Join(5000);
             if (_reed != null) _reed.Changed -= OnDoorContact;
             if (_rex != null) _rex.Changed -= OnRequestToExit;
@@ -361,10 +360,11 @@ namespace Campus.Firmware.Apps.Door
                     CardsDropped++;
                     return;
                 }
-                _cards[(_cardHead + _cardCount) % _cards.Length] = card;
+                int at = (_cardHead + _cardCount) % _cards.Length;
+                _cards[at] = card;
+                _cardReadAt[at] = now;
                 _cardCount++;
             }
-            _cardSignal.Set();
         }
 
         private void OnDoorContact(object sender, DebouncedInputEventArgs e)
@@ -453,9 +453,12 @@ namespace Campus.Firmware.Apps.Door
             {
                 string card = "";
                 bool have = false;
+                long now = clock.TickCountMs;
                 lock (_cards)
                 {
-                    if (_cardCount > 0)
+                    // A card read in an earlier IO period: the access thread keeps to the clock's
+                    // periods, so a tap is always decided one period after it was read.
+                    if (_cardCount > 0 && _cardReadAt[_cardHead] < now)
                     {
                         card = _cards[_cardHead];
                         _cardHead = (_cardHead + 1) % _cards.Length;
@@ -465,7 +468,15 @@ namespace Campus.Firmware.Apps.Door
                 }
                 if (!have)
                 {
-                    _cardSignal.WaitOne(50, false);
+                    try
+                    {
+                        clock.Sleep(IoPeriodMs);
+                    }
+                    catch (Exception)
+                    {
+                        // Only a stopped simulation ends a sleep with an exception.
+                        if (!_running) return;
+                    }
                     continue;
                 }
                 try
