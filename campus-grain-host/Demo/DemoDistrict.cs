@@ -36,7 +36,7 @@ internal static class DemoModeExtensions
 }
 
 /// <summary>
-/// Provisions the district's schools, rooms, devices and people through the registry grain (each
+/// Provisions the district's schools, buildings, rooms, devices and people through the registry grain (each
 /// device gets its issued MQTT password and HMAC key) and runs the firmware-in-the-loop fleet
 /// with those credentials against the embedded broker.
 /// </summary>
@@ -56,6 +56,13 @@ internal sealed partial class DemoDistrictService(
         var file = ResolveFile(o.District);
         var district = DistrictLoader.LoadFile(file);
         var credentials = await ProvisionAsync(district).ConfigureAwait(false);
+        var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.RegistryKey);
+        var buildings = 0; // the district file's buildings whose rooms the registry lists in them
+        foreach (var school in district.Schools)
+        {
+            var rooms = (await registry.ListRooms(school.Id).ConfigureAwait(false)).ToDictionary(r => r.Id, r => r.Building, StringComparer.Ordinal);
+            buildings += school.Buildings.Count(b => b.Rooms.All(r => rooms.GetValueOrDefault(r.Id) == b.Id));
+        }
         _simulation = await DistrictSimulation.StartAsync(district, new SimulationOptions
         {
             BrokerHost = "127.0.0.1",
@@ -66,7 +73,7 @@ internal sealed partial class DemoDistrictService(
             Seed = o.Seed,
             Credentials = credentials,
         }, stoppingToken).ConfigureAwait(false);
-        Console.WriteLine($"Demo district '{district.Name}' ({file}): {district.Schools.Count} school(s), {district.Rooms.Count()} rooms, "
+        Console.WriteLine($"Demo district '{district.Name}' ({file}): {district.Schools.Count} school(s), {buildings} building(s), {district.Rooms.Count()} rooms, "
             + $"{credentials.Count} simulated devices (firmware in the loop) on mqtt://127.0.0.1:{mqtt.Value.Port}, {district.People.Count} people, speed x{o.Speed}.");
         LogStarted(logger, district.Name, credentials.Count, o.Speed);
     }
@@ -86,8 +93,12 @@ internal sealed partial class DemoDistrictService(
             var hours = new WeeklySchedule([.. school.OpeningHours.Select(w => new TimeWindow(w.Days, w.From, w.To))]);
             var zones = school.Zones.Select(z => new AccessZoneSpec(z.Id, z.Rooms.Contains("*") ? [.. school.Rooms.Select(r => r.Id)] : z.Rooms)).ToList();
             await registry.UpsertSchool(new SchoolSpec(school.Id, school.Name, school.TimeZoneId, hours, zones), By).ConfigureAwait(false);
-            foreach (var room in school.Rooms)
-                await registry.UpsertRoom(new RoomSpec(school.Id, room.Id, room.Name, Math.Max(200, room.BaseLoadW * 2)), By).ConfigureAwait(false);
+            foreach (var building in school.Buildings)
+            {
+                await registry.UpsertBuilding(new BuildingSpec(school.Id, building.Id, building.Name), By).ConfigureAwait(false);
+                foreach (var room in building.Rooms)
+                    await registry.UpsertRoom(new RoomSpec(school.Id, room.Id, room.Name, Math.Max(200, room.BaseLoadW * 2), building.Id), By).ConfigureAwait(false);
+            }
             foreach (var device in school.Devices)
             {
                 if (!WireNames.TryParse<DeviceKind>(device.Kind.AsSpan(), out var kind))

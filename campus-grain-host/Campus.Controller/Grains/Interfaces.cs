@@ -36,6 +36,11 @@ public interface IRegistryGrain : IGrainWithStringKey
     const string RegistryKey = "district";
 
     Task<SchoolSpec> UpsertSchool(SchoolSpec school, string by);
+
+    /// <summary>Registers or renames a building of a school; rooms refer to it by id.</summary>
+    Task<BuildingSpec> UpsertBuilding(BuildingSpec building, string by);
+
+    /// <summary>Registers a room; its building must be registered, or none (the school's default building).</summary>
     Task<RoomSpec> UpsertRoom(RoomSpec room, string by);
 
     /// <summary>Registers a device and issues its secrets (returned only now).</summary>
@@ -55,6 +60,9 @@ public interface IRegistryGrain : IGrainWithStringKey
     Task<PersonProfile?> GetPerson(string personId);
     Task<IReadOnlyList<SchoolSpec>> ListSchools();
     Task<IReadOnlyList<RoomSpec>> ListRooms(string school);
+
+    /// <summary>The school's buildings, by id: the registered ones and, when a room is in it, the default building.</summary>
+    Task<IReadOnlyList<BuildingSpec>> ListBuildings(string school);
     Task<IReadOnlyList<DeviceSpec>> ListDevices(string school);
     Task<IReadOnlyList<PersonProfile>> ListPeople(string school);
 
@@ -78,6 +86,9 @@ public interface ISchoolGrain : IGrainWithStringKey
     Task<SchoolSpec?> GetSpec();
     Task AddDevice(DeviceSpec device);
     Task SetPerson(PersonProfile person);
+
+    /// <summary>Names a building of the school (for its live aggregate per building).</summary>
+    Task SetBuilding(BuildingSpec building);
 
     /// <summary>Decides a card at a door of a room, in the school's local time.</summary>
     Task<AccessVerdict> DecideAccess(string door, string room, string card);

@@ -14,8 +14,33 @@ public sealed record SchoolSpec(
 /// <summary>An access zone: a named set of rooms of one school (e.g. "labs": r201, r202).</summary>
 public sealed record AccessZoneSpec(string Id, IReadOnlyList<string> Rooms);
 
-/// <summary>A room as registered. <paramref name="IdlePowerW"/>: more than this while empty after hours is waste.</summary>
-public sealed record RoomSpec(string School, string Id, string Name, double IdlePowerW = 200);
+/// <summary>
+/// A building of a school (District -> School -> Building -> Room). Rooms registered without a
+/// building belong to the school's default building, <see cref="DefaultId"/>.
+/// </summary>
+public sealed record BuildingSpec(string School, string Id, string Name)
+{
+    /// <summary>The id of the building a room without one belongs to.</summary>
+    public const string DefaultId = "main";
+
+    /// <summary>The name of the default building unless it is registered with another.</summary>
+    public const string DefaultName = "Main building";
+
+    /// <summary>The default building of a school.</summary>
+    public static BuildingSpec Default(string school) => new(school, DefaultId, DefaultName);
+}
+
+/// <summary>
+/// A room as registered. <paramref name="IdlePowerW"/>: more than this while empty after hours is
+/// waste. <paramref name="Building"/>: the building of the school it is in; none means the
+/// school's default building (<see cref="BuildingSpec.DefaultId"/>), and the registry lists every
+/// room with its building filled in.
+/// </summary>
+public sealed record RoomSpec(string School, string Id, string Name, double IdlePowerW = 200, string? Building = null)
+{
+    /// <summary>The building the room is in: <see cref="Building"/> or the default building.</summary>
+    public string BuildingOrDefault() => Building ?? BuildingSpec.DefaultId;
+}
 
 /// <summary>A device as registered (without its secrets).</summary>
 public sealed record DeviceSpec(string School, string Room, DeviceKind Kind, string Id, string? Name = null);
@@ -63,7 +88,7 @@ public sealed record DeviceSnapshot(
     long Entries,
     IReadOnlyDictionary<string, double>? Readings);
 
-/// <summary>A room's live aggregate: power now, energy today (school local day), occupancy, doors, open alerts.</summary>
+/// <summary>A room's live aggregate: power now, energy today (school local day), occupancy, doors, open alerts; and its building.</summary>
 public sealed record RoomSnapshot(
     string School,
     string Room,
@@ -74,9 +99,22 @@ public sealed record RoomSnapshot(
     IReadOnlyDictionary<string, DoorState> Doors,
     int DevicesOnline,
     int DevicesOffline,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    string Building = BuildingSpec.DefaultId);
 
-/// <summary>A school's live aggregate, with its rooms and alert and lockdown summary.</summary>
+/// <summary>A building's live aggregate: the sum of its rooms that have reported (<paramref name="Rooms"/>: their ids).</summary>
+public sealed record BuildingSnapshot(
+    string Building,
+    string Name,
+    double PowerW,
+    double EnergyTodayKwh,
+    int OccupiedRooms,
+    int DoorsOpen,
+    int DevicesOnline,
+    int DevicesOffline,
+    IReadOnlyList<string> Rooms);
+
+/// <summary>A school's live aggregate, with its rooms, its buildings (ordered by id) and alert and lockdown summary.</summary>
 public sealed record SchoolSnapshot(
     string School,
     double PowerW,
@@ -89,7 +127,8 @@ public sealed record SchoolSnapshot(
     bool Lockdown,
     IReadOnlyList<RoomSnapshot> Rooms,
     IReadOnlyDictionary<string, int> OpenAlertsByRoom,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    IReadOnlyList<BuildingSnapshot>? Buildings = null);
 
 /// <summary>A district-wide aggregate over all schools.</summary>
 public sealed record DistrictSnapshot(double PowerW, double EnergyTodayKwh, int OpenAlerts, int SchoolsInLockdown, IReadOnlyList<SchoolSnapshot> Schools);

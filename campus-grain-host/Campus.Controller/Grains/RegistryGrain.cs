@@ -13,6 +13,7 @@ internal sealed record DeviceRecord(DeviceSpec Spec, string PasswordHash, string
 internal sealed class RegistryState
 {
     public Dictionary<string, SchoolSpec> Schools { get; set; } = new(StringComparer.Ordinal);
+    public Dictionary<string, BuildingSpec> Buildings { get; set; } = new(StringComparer.Ordinal);
     public Dictionary<string, RoomSpec> Rooms { get; set; } = new(StringComparer.Ordinal);
     public Dictionary<string, DeviceRecord> Devices { get; set; } = new(StringComparer.Ordinal);
     public Dictionary<string, PersonProfile> People { get; set; } = new(StringComparer.Ordinal);
@@ -61,11 +62,27 @@ internal sealed class RegistryGrain(
         return school;
     }
 
+    public async Task<BuildingSpec> UpsertBuilding(BuildingSpec building, string by)
+    {
+        ArgumentNullException.ThrowIfNull(building);
+        RequireSchool(building.School);
+        CheckId(building.Id, "building id");
+        if (string.IsNullOrWhiteSpace(building.Name)) throw new ArgumentException($"Building '{building.Id}' needs a name.", nameof(building));
+        S.Buildings[DeviceGrains.RoomKey(building.School, building.Id)] = building;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ISchoolGrain>(building.School).SetBuilding(building);
+        await AuditAsync(building.School, by, "building.upsert", building.Id);
+        return building;
+    }
+
     public async Task<RoomSpec> UpsertRoom(RoomSpec room, string by)
     {
         ArgumentNullException.ThrowIfNull(room);
         RequireSchool(room.School);
         CheckId(room.Id, "room id");
+        room = room with { Building = room.BuildingOrDefault() };
+        if (room.Building != BuildingSpec.DefaultId && !S.Buildings.ContainsKey(DeviceGrains.RoomKey(room.School, room.Building!)))
+            throw new ArgumentException($"Building '{room.Building}' of school '{room.School}' is not registered; register the building first, or leave it out for the school's default building.", nameof(room));
         S.Rooms[DeviceGrains.RoomKey(room.School, room.Id)] = room;
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(room.School, room.Id)).Configure(room);
@@ -145,7 +162,15 @@ internal sealed class RegistryGrain(
     public Task<DeviceSpec?> GetDevice(string deviceId) => Task.FromResult(S.Devices.TryGetValue(deviceId, out var d) ? d.Spec : null);
     public Task<PersonProfile?> GetPerson(string personId) => Task.FromResult(S.People.GetValueOrDefault(personId));
     public Task<IReadOnlyList<SchoolSpec>> ListSchools() => Task.FromResult<IReadOnlyList<SchoolSpec>>([.. S.Schools.Values.OrderBy(s => s.Id, StringComparer.Ordinal)]);
-    public Task<IReadOnlyList<RoomSpec>> ListRooms(string school) => Task.FromResult<IReadOnlyList<RoomSpec>>([.. S.Rooms.Values.Where(r => r.School == school).OrderBy(r => r.Id, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<RoomSpec>> ListRooms(string school) => Task.FromResult<IReadOnlyList<RoomSpec>>([.. S.Rooms.Values.Where(r => r.School == school).Select(r => r with { Building = r.BuildingOrDefault() }).OrderBy(r => r.Id, StringComparer.Ordinal)]);
+
+    public Task<IReadOnlyList<BuildingSpec>> ListBuildings(string school)
+    {
+        var list = S.Buildings.Values.Where(b => b.School == school).ToList();
+        if (!list.Any(b => b.Id == BuildingSpec.DefaultId) && S.Rooms.Values.Any(r => r.School == school && r.BuildingOrDefault() == BuildingSpec.DefaultId))
+            list.Add(BuildingSpec.Default(school));
+        return Task.FromResult<IReadOnlyList<BuildingSpec>>([.. list.OrderBy(b => b.Id, StringComparer.Ordinal)]);
+    }
     public Task<IReadOnlyList<DeviceSpec>> ListDevices(string school) => Task.FromResult<IReadOnlyList<DeviceSpec>>([.. S.Devices.Values.Select(d => d.Spec).Where(d => d.School == school).OrderBy(d => d.Id, StringComparer.Ordinal)]);
     public Task<IReadOnlyList<PersonProfile>> ListPeople(string school) => Task.FromResult<IReadOnlyList<PersonProfile>>([.. S.People.Values.Where(p => p.School == school).OrderBy(p => p.Id, StringComparer.Ordinal)]);
 

@@ -55,8 +55,15 @@ internal sealed class RoomGrain(
     public async Task Configure(RoomSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        var moved = S.Spec is { } before && before.BuildingOrDefault() != spec.BuildingOrDefault();
         S.Spec = spec;
         await state.WriteStateAsync();
+        if (moved) // the school sums rooms per building: tell it now, not at the next report
+        {
+            var snapshot = Snapshot(time.GetUtcNow());
+            SetClock(await SchoolGrain.ReportRoom(snapshot));
+            _observers.Notify(obs => obs.RoomChanged(snapshot));
+        }
     }
 
     public async Task Report(DeviceLive device)
@@ -127,7 +134,7 @@ internal sealed class RoomGrain(
             if (d.Door is { } door) doors[d.Device] = door;
             if (d.Online) online++; else offline++;
         }
-        return new RoomSnapshot(School, Room, power, S.Today.Kwh, occupied, temp, doors, online, offline, now);
+        return new RoomSnapshot(School, Room, power, S.Today.Kwh, occupied, temp, doors, online, offline, now, S.Spec?.BuildingOrDefault() ?? BuildingSpec.DefaultId);
     }
 
     public Task<RoomSnapshot> GetSnapshot() => Task.FromResult(Snapshot(time.GetUtcNow()));

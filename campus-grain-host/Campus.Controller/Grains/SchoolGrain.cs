@@ -14,6 +14,7 @@ internal sealed class SchoolState
     public SchoolSpec? Spec { get; set; }
     public Dictionary<string, DeviceSpec> Devices { get; set; } = new(StringComparer.Ordinal);
     public Dictionary<string, PersonProfile> People { get; set; } = new(StringComparer.Ordinal);
+    public Dictionary<string, BuildingSpec> Buildings { get; set; } = new(StringComparer.Ordinal);
     public AlertBook Alerts { get; set; } = new();
     public LockdownState Lockdown { get; set; } = new();
     public int AllowListVersion { get; set; }
@@ -88,6 +89,15 @@ internal sealed class SchoolGrain(
         }
         await state.WriteStateAsync();
         ScheduleAllowLists();
+    }
+
+    public async Task SetBuilding(BuildingSpec building)
+    {
+        ArgumentNullException.ThrowIfNull(building);
+        if (!string.Equals(building.School, SchoolId, StringComparison.Ordinal))
+            throw new ArgumentException($"Building '{building.Id}' is of school '{building.School}' but this grain is '{SchoolId}'.", nameof(building));
+        S.Buildings[building.Id] = building;
+        await state.WriteStateAsync();
     }
 
     private void IndexCards(PersonProfile p)
@@ -318,7 +328,32 @@ internal sealed class SchoolGrain(
         foreach (var a in S.Alerts.Alerts)
             if (a.IsActive && a.Room is { } room) byRoom[room] = byRoom.GetValueOrDefault(room) + 1;
         var rooms = _rooms.Values.OrderBy(r => r.Room, StringComparer.Ordinal).ToList();
-        return new SchoolSnapshot(SchoolId, power, energy, occupied, doorsOpen, online, offline, S.Alerts.ActiveCount(), S.Lockdown.Active, rooms, byRoom, Now);
+        return new SchoolSnapshot(SchoolId, power, energy, occupied, doorsOpen, online, offline, S.Alerts.ActiveCount(), S.Lockdown.Active, rooms, byRoom, Now, BuildingsOf(rooms));
+    }
+
+    /// <summary>The rooms that have reported, summed per building (ordered by building id).</summary>
+    private List<BuildingSnapshot> BuildingsOf(List<RoomSnapshot> rooms)
+    {
+        var list = new List<BuildingSnapshot>();
+        foreach (var group in rooms.GroupBy(r => r.Building, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var name = S.Buildings.TryGetValue(group.Key, out var b) ? b.Name : group.Key == BuildingSpec.DefaultId ? BuildingSpec.DefaultName : group.Key;
+            int occupied = 0, doorsOpen = 0, online = 0, offline = 0;
+            double power = 0, energy = 0;
+            var ids = new List<string>();
+            foreach (var r in group)
+            {
+                power += r.PowerW;
+                energy += r.EnergyTodayKwh;
+                if (r.Occupied) occupied++;
+                foreach (var d in r.Doors.Values) if (d == DoorState.Open) doorsOpen++;
+                online += r.DevicesOnline;
+                offline += r.DevicesOffline;
+                ids.Add(r.Room);
+            }
+            list.Add(new BuildingSnapshot(group.Key, name, power, energy, occupied, doorsOpen, online, offline, ids));
+        }
+        return list;
     }
 
     public Task Subscribe(ISchoolObserver observer)

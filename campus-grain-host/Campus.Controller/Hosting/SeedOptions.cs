@@ -15,7 +15,11 @@ public sealed class SeedOptions
     public List<SeedSchool> Schools { get; set; } = [];
     public List<SeedDevice> Devices { get; set; } = [];
 
-    /// <summary>A JSON file with more of the same ({"Schools": [...], "Devices": [...]}), for large fleets.</summary>
+    /// <summary>
+    /// A JSON file with more of the same, for large fleets:
+    /// {"Schools": [{"Id": "s01", "Rooms": ["r101"], "Buildings": [{"Id": "b1", "Name": "Science", "Rooms": ["r201"]}]}], "Devices": [...]}.
+    /// "Buildings" is optional; "Rooms" are in the school's default building.
+    /// </summary>
     public string? File { get; set; }
 }
 
@@ -23,6 +27,22 @@ public sealed class SeedSchool
 {
     public string Id { get; set; } = "";
     public string TimeZoneId { get; set; } = "Asia/Shanghai";
+
+    /// <summary>Rooms in the school's default building.</summary>
+    public List<string> Rooms { get; set; } = [];
+
+    /// <summary>Buildings with their rooms (optional; a seed without them puts every room in the default building).</summary>
+    public List<SeedBuilding> Buildings { get; set; } = [];
+}
+
+/// <summary>A building of a seeded school and its rooms.</summary>
+public sealed class SeedBuilding
+{
+    public string Id { get; set; } = "";
+
+    /// <summary>Display name; the id when empty.</summary>
+    public string Name { get; set; } = "";
+
     public List<string> Rooms { get; set; } = [];
 }
 
@@ -52,10 +72,18 @@ internal static class Seeder
             var known = await registry.ListSchools().ConfigureAwait(false);
             if (!known.Any(s => s.Id == school.Id))
                 await registry.UpsertSchool(new SchoolSpec(school.Id, school.Id, school.TimeZoneId, SchoolGrain.DefaultOpeningHours, []), "seed").ConfigureAwait(false);
+            var buildings = await registry.ListBuildings(school.Id).ConfigureAwait(false);
+            foreach (var building in school.Buildings)
+                if (!buildings.Any(b => b.Id == building.Id))
+                    await registry.UpsertBuilding(new BuildingSpec(school.Id, building.Id, building.Name is { Length: > 0 } name ? name : building.Id), "seed").ConfigureAwait(false);
             var rooms = await registry.ListRooms(school.Id).ConfigureAwait(false);
             foreach (var room in school.Rooms)
                 if (!rooms.Any(r => r.Id == room))
                     await registry.UpsertRoom(new RoomSpec(school.Id, room, room), "seed").ConfigureAwait(false);
+            foreach (var building in school.Buildings)
+                foreach (var room in building.Rooms)
+                    if (!rooms.Any(r => r.Id == room))
+                        await registry.UpsertRoom(new RoomSpec(school.Id, room, room, Building: building.Id), "seed").ConfigureAwait(false);
         }
         foreach (var d in seed.Devices)
         {

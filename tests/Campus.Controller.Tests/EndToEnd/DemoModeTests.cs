@@ -22,7 +22,8 @@ public sealed class DemoModeTests(ITestOutputHelper output)
     private static string HostDll() => Path.Combine(Root(), "campus-grain-host", "bin", "Debug", "net10.0", "Campus.GrainHost.dll");
 
     private static bool StartedLine(string line) =>
-        line.StartsWith("Demo district 'Small test district'", StringComparison.Ordinal) && line.Contains("11 simulated devices", StringComparison.Ordinal);
+        line.StartsWith("Demo district 'Small test district'", StringComparison.Ordinal) && line.Contains("1 building(s), 3 rooms", StringComparison.Ordinal)
+        && line.Contains("11 simulated devices", StringComparison.Ordinal);
 
     [Fact]
     public async Task Demo_mode_runs_the_small_district_whose_devices_connect_with_issued_credentials_and_send_telemetry()
