@@ -57,6 +57,8 @@ public sealed class ApiAccessTests(HostFixture fixture)
         new("timetable", HttpMethod.Post, "/api/v1/schools/{s}/rooms/{room}/timetable", () => Json(new { date = "2026-11-26", lessons = new[] { new { period = 1, from = "08:00", to = "08:45", subject = "Physics" } } }), SignRoles, HttpStatusCode.BadRequest),
         new("notices", HttpMethod.Post, "/api/v1/schools/{s}/rooms/{room}/notices", () => Json(new { items = new[] { new { text = "Sports day", until = 1764150000000 } } }), SignRoles, HttpStatusCode.BadRequest),
         new("maker kits", HttpMethod.Get, "/api/v1/schools/{s}/maker/kits", () => null, MakerRoles, HttpStatusCode.OK),
+        new("attendance", HttpMethod.Get, "/api/v1/schools/{s}/rooms/{room}/attendance?date=2026-11-26", () => null, SignRoles, HttpStatusCode.OK),
+        new("assign kit", HttpMethod.Put, "/api/v1/schools/{s}/maker/kits/{kit}/assignment", () => Json(new { team = "Robots", students = new[] { "{person}" } }), SignRoles, HttpStatusCode.OK),
         new("zones", HttpMethod.Get, "/api/v1/schools/{s}/zones", () => null, AdminRoles, HttpStatusCode.OK),
         new("create zone", HttpMethod.Post, "/api/v1/schools/{s}/zones", () => Json(new { id = "{new}", rooms = new[] { "{room}" }, windows = new[] { new { days = new[] { 1, 2, 3, 4, 5 }, from = "07:00", to = "18:00" } } }), AdminRoles, HttpStatusCode.Created),
         new("edit zone", HttpMethod.Put, "/api/v1/schools/{s}/zones/{zone}", () => Json(new { rooms = new[] { "{room}" }, windows = new[] { new { days = new[] { 1, 2, 3, 4, 5, 6 }, from = "07:30", to = "17:00" } } }), AdminRoles, HttpStatusCode.OK),

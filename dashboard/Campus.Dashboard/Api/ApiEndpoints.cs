@@ -65,6 +65,8 @@ internal static class ApiEndpoints
         school.MapPost("/rooms/{room}/notices", PushNoticesAsync).RequireAuthorization(Policies.Signs);
         school.MapGet("/maker/kits", MakerKitsAsync).RequireAuthorization(Policies.Maker);
         AccessZones.Map(school);
+        ClassSigns.Map(school);
+        MakerLab.Map(school);
         school.MapGet("/live", LiveAsync).RequireAuthorization(Policies.Overview).ExcludeFromDescription();
     }
 
@@ -399,12 +401,11 @@ internal static class ApiEndpoints
         return TypedResults.Ok(new SignPushResult([.. signs.Select(s => s.Id)], id));
     }
 
-    private static async Task<Results<Ok<PageOf<MakerKit>>, NotFound>> MakerKitsAsync(string school, CampusData data, int? offset, int? limit)
+    private static async Task<Results<Ok<PageOf<MakerKitView>>, NotFound>> MakerKitsAsync(string school, CampusData data, int? offset, int? limit)
     {
         if (await data.SchoolAsync(school) is null) return TypedResults.NotFound();
         var (o, l) = Paging(offset, limit);
-        var page = await data.DevicePageAsync(school, null, DeviceKind.Maker, null, o, l);
-        return TypedResults.Ok(new PageOf<MakerKit>([.. page.Items.Select(d => new MakerKit(d.Device, d.Room, d.Online, d.LastSeen, d.Readings))], o, l, page.Total));
+        return TypedResults.Ok(await MakerLab.KitPageAsync(data, school, o, l));
     }
 
     // ---- live (server-sent events) ----

@@ -34,8 +34,6 @@ public sealed record AccessRow(long Id, DateTimeOffset At, string Room, string D
 
 public sealed record AuditRow(long Id, DateTimeOffset At, string? School, string Actor, string Action, string Target, string? Details);
 
-public sealed record MakerKit(string Id, string Room, bool Online, DateTimeOffset? LastSeen, IReadOnlyDictionary<string, double>? Readings);
-
 internal static class Summaries
 {
     public static RoomSummary Of(RoomSpec spec, RoomSnapshot? live, IReadOnlyDictionary<string, int>? alerts) => new(
