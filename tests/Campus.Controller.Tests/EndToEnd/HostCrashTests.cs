@@ -10,7 +10,8 @@ namespace Campus.Controller.Tests.EndToEnd;
 
 /// <summary>
 /// kill -9 of the built host process while a device publishes QoS 1 telemetry: every message the
-/// device saw acknowledged (PUBACK) must be in the history after a restart.
+/// device saw acknowledged (PUBACK) must be in the history after a restart. The same test runs
+/// on each durable storage provider: the SQLite files and a real PostgreSQL server.
 /// </summary>
 public sealed class HostCrashTests(ITestOutputHelper output)
 {
@@ -25,12 +26,32 @@ public sealed class HostCrashTests(ITestOutputHelper output)
         return Path.Combine(root, "campus-grain-host", "bin", "Debug", "net10.0", "Campus.GrainHost.dll");
     }
 
-    private static ExternalProcess StartHost(string dataDir, int mqttPort, int httpPort) => ExternalProcess.Start("dotnet",
+    /// <summary>Where the host keeps its state and history, as host arguments and as the history options to read it back.</summary>
+    private sealed record Storage(string[] HostArguments, HistoryOptions History);
+
+    private static async Task<Storage> StorageAsync(string provider, string dataDir)
+    {
+        switch (provider)
+        {
+            case "sqlite":
+                return new Storage(
+                    ["--Campus:Storage:Provider=Sqlite", $"--Campus:Storage:SqlitePath={Path.Combine(dataDir, "campus.db")}"],
+                    new HistoryOptions { Provider = HistoryProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(dataDir, "campus-history.db")}" });
+            case "postgres":
+                var connection = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("crash");
+                return new Storage(
+                    ["--Campus:Storage:Provider=Postgres", $"--Campus:Storage:PostgresConnectionString={connection}"],
+                    new HistoryOptions { Provider = HistoryProvider.Postgres, ConnectionString = connection });
+            default:
+                throw new ArgumentOutOfRangeException(nameof(provider), provider, "Use sqlite or postgres.");
+        }
+    }
+
+    private static ExternalProcess StartHost(string dataDir, Storage storage, int mqttPort, int httpPort) => ExternalProcess.Start("dotnet",
     [
         HostDll(),
         $"--Urls=http://127.0.0.1:{httpPort}",
-        "--Campus:Storage:Provider=Sqlite",
-        $"--Campus:Storage:SqlitePath={Path.Combine(dataDir, "campus.db")}",
+        .. storage.HostArguments,
         "--Campus:Mqtt:BindAddress=127.0.0.1",
         $"--Campus:Mqtt:Port={mqttPort}",
         "--Campus:Seed:Schools:0:Id=s01",
@@ -65,15 +86,18 @@ public sealed class HostCrashTests(ITestOutputHelper output)
         }, "the host answers /healthz with 200", TimeSpan.FromSeconds(60));
     }
 
-    [Fact]
-    public async Task Killing_the_host_during_qos1_ingestion_loses_no_acknowledged_message()
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Killing_the_host_during_qos1_ingestion_loses_no_acknowledged_message(string provider)
     {
         if (!File.Exists(HostDll())) throw new InvalidOperationException($"Build the host first: {HostDll()} is missing (./test.sh builds the solution).");
         var dataDir = Directory.CreateTempSubdirectory("campus-crash-").FullName;
+        var storage = await StorageAsync(provider, dataDir);
         var mqttPort = FreePort.Get();
         var httpPort = FreePort.Get();
         var acked = new ConcurrentBag<uint>();
-        await using (var host = StartHost(dataDir, mqttPort, httpPort))
+        await using (var host = StartHost(dataDir, storage, mqttPort, httpPort))
         {
             await WaitHealthyAsync(httpPort, host);
             var client = new MqttClientFactory().CreateMqttClient();
@@ -109,17 +133,13 @@ public sealed class HostCrashTests(ITestOutputHelper output)
         var acknowledged = acked.ToHashSet();
         output.WriteLine($"acknowledged before the kill: {acknowledged.Count}");
 
-        await using (var again = StartHost(dataDir, mqttPort, httpPort))
+        await using (var again = StartHost(dataDir, storage, mqttPort, httpPort))
         {
             await WaitHealthyAsync(httpPort, again); // the host restarts on the same files after a kill
             await again.TerminateAsync(TimeSpan.FromSeconds(20));
         }
 
-        await using var store = HistoryStoreFactory.Create(new HistoryOptions
-        {
-            Provider = HistoryProvider.Sqlite,
-            ConnectionString = $"Data Source={Path.Combine(dataDir, "campus-history.db")}",
-        }, TimeProvider.System, NullLoggerFactory.Instance);
+        await using var store = HistoryStoreFactory.Create(storage.History, TimeProvider.System, NullLoggerFactory.Instance);
         await store.InitializeAsync();
         var stored = new HashSet<uint>();
         PageRequest page = new(1000);
