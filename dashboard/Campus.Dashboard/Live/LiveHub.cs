@@ -12,6 +12,7 @@ public sealed record LiveChange(string School, SchoolSnapshot? Snapshot, AlertVi
 /// school is registered with the school grain while at least one page listens to it, and
 /// re-subscribed periodically because grain subscriptions expire. Listeners run on the
 /// notifying thread and must only hand the change on (e.g. InvokeAsync(StateHasChanged)).
+/// The doors of a school are followed the same way for the access feed (LiveHub.Access.cs).
 /// </summary>
 internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, ILogger<LiveHub> logger) : IAsyncDisposable
 {
@@ -64,6 +65,7 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
         }
         // The host is shutting down and the grain runtime with it: drop the observers without calling grains.
         foreach (var f in feeds) await f.StopAsync(unsubscribe: false).ConfigureAwait(false);
+        await DisposeDoorFeedsAsync().ConfigureAwait(false);
     }
 
     private sealed class Registration(LiveHub hub, SchoolFeed feed, Action<LiveChange> listener) : IAsyncDisposable

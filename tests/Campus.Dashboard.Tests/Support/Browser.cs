@@ -1,0 +1,63 @@
+using Microsoft.Playwright;
+
+namespace Campus.Dashboard.Tests.Support;
+
+/// <summary>
+/// Debian's Chromium, headless, through Playwright, for the browser tests of a host. The browser
+/// uses "localhost" (a secure context), so the Secure sign-in cookie is kept over plain HTTP.
+/// Screenshots go to TestResults/screenshots at the repository root.
+/// </summary>
+public sealed class Browser : IAsyncDisposable
+{
+    private static readonly string[] ChromiumArgs = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+    private readonly IPlaywright _playwright;
+    private readonly IBrowser _browser;
+    private readonly string _url;
+
+    private Browser(IPlaywright playwright, IBrowser browser, string url)
+    {
+        _playwright = playwright;
+        _browser = browser;
+        _url = url.Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
+    }
+
+    public static async Task<Browser> StartAsync(string hostUrl)
+    {
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = "/usr/bin/chromium", Headless = true, Args = ChromiumArgs });
+        return new Browser(playwright, browser, hostUrl);
+    }
+
+    /// <summary>Signs in through the sign-in form and waits for <paramref name="page"/>.</summary>
+    public async Task<IPage> SignInAsync(string user, string password, string page)
+    {
+        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _url, ViewportSize = new ViewportSize { Width = 1400, Height = 1100 } });
+        var p = await context.NewPageAsync();
+        await p.GotoAsync("/login?returnUrl=" + Uri.EscapeDataString(page));
+        await p.FillAsync("input[name=userName]", user);
+        await p.FillAsync("input[name=password]", password);
+        await p.ClickAsync("button[type=submit]");
+        await p.WaitForURLAsync("**" + page);
+        return p;
+    }
+
+    public static string Screenshot(string name)
+    {
+        var dir = Path.Combine(RepositoryRoot(), "TestResults", "screenshots");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, name);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Campus.sln"))) return d.FullName;
+        return AppContext.BaseDirectory;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+    }
+}
