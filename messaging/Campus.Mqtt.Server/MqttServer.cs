@@ -282,6 +282,19 @@ public sealed class MqttServer : IAsyncDisposable
         var args = new InterceptingPublishEventArgs(message.ToApplicationMessage(), clientId, userName);
         var handlers = InterceptingPublishAsync;
         if (handlers is null) return args;
+        if (handlers.HasSingleTarget)
+        {
+            // The usual case (one ingestion hook): no invocation-list array per message.
+            try
+            {
+                await handlers(args).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Log.HookFailed(_logger, e, nameof(InterceptingPublishAsync), clientId);
+            }
+            return args;
+        }
         foreach (var handler in handlers.GetInvocationList())
         {
             try

@@ -34,6 +34,13 @@ internal sealed class StoredMessage
     public static StoredMessage Create(ReadOnlySpan<char> topic, ReadOnlySpan<byte> topicUtf8, in ReadOnlySequence<byte> payload, MqttQualityOfServiceLevel qos, bool retain) =>
         new(topic.ToString(), topicUtf8.ToArray(), payload.ToArray(), qos, retain);
 
+    /// <summary>From a decoded PUBLISH: the topic's bytes and the payload are copied once, the topic decoded once.</summary>
+    public static StoredMessage Create(in ReadOnlySequence<byte> topicUtf8, in ReadOnlySequence<byte> payload, MqttQualityOfServiceLevel qos, bool retain)
+    {
+        var topic = topicUtf8.ToArray();
+        return new(Encoding.UTF8.GetString(topic), topic, payload.ToArray(), qos, retain);
+    }
+
     public StoredMessage WithQos(MqttQualityOfServiceLevel qos, bool retain) =>
         qos == QualityOfServiceLevel && retain == Retain ? this : new(Topic, TopicUtf8, Payload, qos, retain);
 

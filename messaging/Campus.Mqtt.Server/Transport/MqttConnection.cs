@@ -284,7 +284,7 @@ internal sealed class MqttConnection : IPacketSink
     }
 
     private static StoredMessage ToStored(in PublishPacket publish) =>
-        StoredMessage.Create(publish.GetTopicName(), publish.Payload.ToArray(), publish.QualityOfServiceLevel, publish.Retain);
+        StoredMessage.Create(publish.TopicName, publish.Payload, publish.QualityOfServiceLevel, publish.Retain);
 
     private async ValueTask InterceptAndPublishAsync(MqttQualityOfServiceLevel qos, ushort packetId, StoredMessage message)
     {
