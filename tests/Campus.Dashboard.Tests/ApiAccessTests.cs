@@ -36,6 +36,8 @@ public sealed class ApiAccessTests(HostFixture fixture)
         new("users", HttpMethod.Get, "/api/v1/users", () => null, AdminRoles, HttpStatusCode.OK, SchoolScoped: false),
         new("school", HttpMethod.Get, "/api/v1/schools/{s}", () => null, All, HttpStatusCode.OK),
         new("rooms", HttpMethod.Get, "/api/v1/schools/{s}/rooms", () => null, OverviewRoles, HttpStatusCode.OK),
+        new("buildings", HttpMethod.Get, "/api/v1/schools/{s}/buildings", () => null, OverviewRoles, HttpStatusCode.OK),
+        new("rooms of a building", HttpMethod.Get, "/api/v1/schools/{s}/rooms?building=main", () => null, OverviewRoles, HttpStatusCode.OK),
         new("devices", HttpMethod.Get, "/api/v1/schools/{s}/devices?q=d", () => null, OverviewRoles, HttpStatusCode.OK),
         new("device", HttpMethod.Get, "/api/v1/schools/{s}/devices/{door}", () => null, OverviewRoles, HttpStatusCode.OK),
         new("create device", HttpMethod.Post, "/api/v1/schools/{s}/devices", () => Json(new { room = "{room}", kind = "env", id = "{new}" }), AdminRoles, HttpStatusCode.OK),

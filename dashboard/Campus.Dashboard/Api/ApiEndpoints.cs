@@ -42,6 +42,7 @@ internal static class ApiEndpoints
 
         var school = api.MapGroup("/schools/{school}").AddEndpointFilter<SchoolScopeFilter>();
         school.MapGet("", GetSchoolAsync).RequireAuthorization();
+        school.MapGet("/buildings", ListBuildingsAsync).RequireAuthorization(Policies.Overview);
         school.MapGet("/rooms", ListRoomsAsync).RequireAuthorization(Policies.Overview);
         school.MapGet("/devices", ListDevicesAsync).RequireAuthorization(Policies.Overview);
         school.MapGet("/devices/{device}", GetDeviceAsync).RequireAuthorization(Policies.Overview);
@@ -151,11 +152,20 @@ internal static class ApiEndpoints
         return TypedResults.Ok(await data.School(school).GetSnapshot());
     }
 
-    private static async Task<Results<Ok<PageOf<RoomSummary>>, NotFound>> ListRoomsAsync(string school, CampusData data, string? q, int? offset, int? limit)
+    private static async Task<Results<Ok<PageOf<BuildingSummary>>, NotFound>> ListBuildingsAsync(string school, CampusData data, string? q, int? offset, int? limit)
     {
         if (await data.SchoolAsync(school) is null) return TypedResults.NotFound();
         var (o, l) = Paging(offset, limit);
-        return TypedResults.Ok(await data.RoomPageAsync(school, q, o, l));
+        return TypedResults.Ok(await data.BuildingPageAsync(school, q, o, l));
+    }
+
+    /// <summary>Rooms, optionally of one building (<c>?building=</c>; 404 for a building the school does not have).</summary>
+    private static async Task<Results<Ok<PageOf<RoomSummary>>, NotFound>> ListRoomsAsync(string school, CampusData data, string? q, string? building, int? offset, int? limit)
+    {
+        if (await data.SchoolAsync(school) is null) return TypedResults.NotFound();
+        if (!string.IsNullOrEmpty(building) && (await data.BuildingsAsync(school)).All(b => b.Id != building)) return TypedResults.NotFound();
+        var (o, l) = Paging(offset, limit);
+        return TypedResults.Ok(await data.RoomPageAsync(school, q, o, l, string.IsNullOrEmpty(building) ? null : building));
     }
 
     private static async Task<Results<Ok<PageOf<DeviceSnapshot>>, NotFound, ValidationProblem>> ListDevicesAsync(string school, CampusData data, string? q, string? kind, string? room, int? offset, int? limit)

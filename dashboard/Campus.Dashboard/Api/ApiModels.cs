@@ -12,7 +12,10 @@ public sealed record MeResponse(string UserName, string DisplayName, string Role
 
 public sealed record SchoolSummary(string Id, string Name, string TimeZoneId, double PowerW, int DevicesOnline, int DevicesOffline, int OpenAlerts, bool Lockdown);
 
-public sealed record RoomSummary(string Id, string Name, double PowerW, double EnergyTodayKwh, bool Occupied, int DevicesOnline, int DevicesOffline, int OpenAlerts);
+public sealed record RoomSummary(string Id, string Name, double PowerW, double EnergyTodayKwh, bool Occupied, int DevicesOnline, int DevicesOffline, int OpenAlerts, string Building = BuildingSpec.DefaultId);
+
+/// <summary>A building with its rooms' live sums.</summary>
+public sealed record BuildingSummary(string Id, string Name, int Rooms, double PowerW, double EnergyTodayKwh, int OccupiedRooms, int DevicesOnline, int DevicesOffline, int OpenAlerts);
 
 public sealed record AlertActionRequest(string? Note);
 
@@ -38,5 +41,5 @@ internal static class Summaries
 {
     public static RoomSummary Of(RoomSpec spec, RoomSnapshot? live, IReadOnlyDictionary<string, int>? alerts) => new(
         spec.Id, spec.Name, live?.PowerW ?? 0, live?.EnergyTodayKwh ?? 0, live?.Occupied ?? false,
-        live?.DevicesOnline ?? 0, live?.DevicesOffline ?? 0, alerts?.GetValueOrDefault(spec.Id) ?? 0);
+        live?.DevicesOnline ?? 0, live?.DevicesOffline ?? 0, alerts?.GetValueOrDefault(spec.Id) ?? 0, spec.BuildingOrDefault());
 }

@@ -17,6 +17,7 @@ internal sealed class CampusData(IGrainFactory grains, IHistoryStore history, Ti
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<string, (DateTimeOffset At, IReadOnlyList<DeviceSpec> Devices)> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (DateTimeOffset At, IReadOnlyList<RoomSpec> Rooms)> _rooms = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (DateTimeOffset At, IReadOnlyList<BuildingSpec> Buildings)> _buildings = new(StringComparer.Ordinal);
     private (DateTimeOffset At, IReadOnlyList<SchoolSpec> Schools) _schools;
 
     public IGrainFactory Grains => grains;
@@ -45,11 +46,13 @@ internal sealed class CampusData(IGrainFactory grains, IHistoryStore history, Ti
         {
             _devices.Clear();
             _rooms.Clear();
+            _buildings.Clear();
         }
         else
         {
             _devices.TryRemove(school, out _);
             _rooms.TryRemove(school, out _);
+            _buildings.TryRemove(school, out _);
         }
     }
 
@@ -71,6 +74,35 @@ internal sealed class CampusData(IGrainFactory grains, IHistoryStore history, Ti
         return list;
     }
 
+    /// <summary>The school's buildings (the registered ones, and the default building when a room is in it), by id.</summary>
+    public async Task<IReadOnlyList<BuildingSpec>> BuildingsAsync(string school)
+    {
+        var now = time.GetUtcNow();
+        if (_buildings.TryGetValue(school, out var hit) && now - hit.At <= CacheFor) return hit.Buildings;
+        var list = await Registry.ListBuildings(school).ConfigureAwait(false);
+        _buildings[school] = (now, list);
+        return list;
+    }
+
+    /// <summary>
+    /// One page of the school's buildings, filtered by name or id, each with its rooms' live sums
+    /// (power, energy today, devices, open alerts) from the school's snapshot.
+    /// </summary>
+    public async Task<PageOf<BuildingSummary>> BuildingPageAsync(string school, string? q, int offset, int limit)
+    {
+        var buildings = (await BuildingsAsync(school).ConfigureAwait(false)).Where(b => Matches(q, b.Id, b.Name)).ToList();
+        var rooms = (await RoomsAsync(school).ConfigureAwait(false)).ToLookup(r => r.BuildingOrDefault(), StringComparer.Ordinal);
+        var snapshot = await School(school).GetSnapshot().ConfigureAwait(false);
+        var live = snapshot.Rooms.ToDictionary(r => r.Room, StringComparer.Ordinal);
+        var items = buildings.Skip(offset).Take(limit).Select(b =>
+        {
+            var summaries = rooms[b.Id].Select(r => Summaries.Of(r, live.GetValueOrDefault(r.Id), snapshot.OpenAlertsByRoom)).ToList();
+            return new BuildingSummary(b.Id, b.Name, summaries.Count, summaries.Sum(r => r.PowerW), summaries.Sum(r => r.EnergyTodayKwh),
+                summaries.Count(r => r.Occupied), summaries.Sum(r => r.DevicesOnline), summaries.Sum(r => r.DevicesOffline), summaries.Sum(r => r.OpenAlerts));
+        }).ToList();
+        return new PageOf<BuildingSummary>(items, offset, limit, buildings.Count);
+    }
+
     /// <summary>Visible schools, filtered by name or id, one page, with their live summaries (only of that page).</summary>
     public async Task<PageOf<SchoolSummary>> SchoolPageAsync(Func<string, bool> visible, string? q, int offset, int limit)
     {
@@ -81,9 +113,10 @@ internal sealed class CampusData(IGrainFactory grains, IHistoryStore history, Ti
         return new PageOf<SchoolSummary>(items, offset, limit, all.Count);
     }
 
-    public async Task<PageOf<RoomSummary>> RoomPageAsync(string school, string? q, int offset, int limit)
+    /// <summary>One page of the school's rooms, filtered by name or id and, when given, by building.</summary>
+    public async Task<PageOf<RoomSummary>> RoomPageAsync(string school, string? q, int offset, int limit, string? building = null)
     {
-        var rooms = (await RoomsAsync(school).ConfigureAwait(false)).Where(r => Matches(q, r.Id, r.Name)).ToList();
+        var rooms = (await RoomsAsync(school).ConfigureAwait(false)).Where(r => (building is null || r.BuildingOrDefault() == building) && Matches(q, r.Id, r.Name)).ToList();
         var snapshot = await School(school).GetSnapshot().ConfigureAwait(false);
         var live = snapshot.Rooms.ToDictionary(r => r.Room, StringComparer.Ordinal);
         var items = rooms.Skip(offset).Take(limit).Select(r => Summaries.Of(r, live.GetValueOrDefault(r.Id), snapshot.OpenAlertsByRoom)).ToList();
