@@ -194,4 +194,36 @@ public static class AccessPolicy
 }
 
 /// <summary>One card of a door's allow-list and the windows it may enter in.</summary>
-public sealed record AllowListEntry(string Card, IReadOnlyList<TimeWindow> Windows);
+public sealed record AllowListEntry(string Card, IReadOnlyList<TimeWindow> Windows)
+{
+    /// <summary>
+    /// The windows as a door reader reads them: there a window whose end equals its start is
+    /// empty, while here it is a whole day from its start. Such a window is sent as its two
+    /// halves with the same meaning: (days, X, 00:00) over midnight and (next days, 00:00, X), or
+    /// for X = 00:00, (days, 00:00, 12:00) and (days, 12:00, 00:00).
+    /// </summary>
+    public IEnumerable<TimeWindow> ReaderWindows()
+    {
+        foreach (var w in Windows)
+        {
+            if (w.From != w.To)
+            {
+                yield return w;
+            }
+            else if (w.From == TimeOnly.MinValue)
+            {
+                var noon = new TimeOnly(12, 0);
+                yield return w with { To = noon };
+                yield return w with { From = noon, To = TimeOnly.MinValue };
+            }
+            else
+            {
+                yield return w with { To = TimeOnly.MinValue };
+                var next = new char[w.Days.Length];
+                for (var i = 0; i < next.Length; i++) next[i] = w.Days[i] == '7' ? '1' : (char)(w.Days[i] + 1);
+                Array.Sort(next);
+                yield return new TimeWindow(new string(next), TimeOnly.MinValue, w.From);
+            }
+        }
+    }
+}

@@ -18,6 +18,9 @@ internal sealed class SchoolState
     public AlertBook Alerts { get; set; } = new();
     public LockdownState Lockdown { get; set; } = new();
     public int AllowListVersion { get; set; }
+
+    /// <summary>The school's UTC offset (minutes) that the doors' allow-lists were last pushed with.</summary>
+    public int? AllowListOffsetMin { get; set; }
 }
 
 /// <summary>
@@ -25,14 +28,26 @@ internal sealed class SchoolState
 /// lockdown, allow-lists, and the live aggregate of its rooms. It never calls rooms or devices
 /// (they call it), so calls between grains cannot form a cycle.
 /// </summary>
+/// <remarks>
+/// A door's allow-list holds weekly windows in local time and the school's UTC offset at push
+/// time; the reader evaluates the windows itself, so midnight and the start of a week need no new
+/// list, but a change of the offset (daylight saving time) does. A reminder
+/// (<see cref="OffsetReminder"/>) wakes the school at the zone's next offset change and the lists
+/// are pushed again with the new offset; after a restart that missed the instant, the reminder's
+/// hourly period, or the school's next activation, catches up.
+/// </remarks>
 internal sealed class SchoolGrain(
     [PersistentState("school")] IPersistentState<SchoolState> state,
     IHistoryStore history,
     ICommandPublisher commands,
     TimeProvider time,
     ControllerMetrics metrics,
-    ILogger<SchoolGrain> logger) : Grain, ISchoolGrain
+    ILogger<SchoolGrain> logger) : Grain, ISchoolGrain, IRemindable
 {
+    /// <summary>The reminder that re-pushes the allow-lists when the school's UTC offset changes.</summary>
+    internal const string OffsetReminder = "allowlist-offset";
+
+    private static readonly TimeSpan MaxReminderDue = TimeSpan.FromDays(7);
     public static readonly WeeklySchedule DefaultOpeningHours = new([TimeWindow.Parse("12345", "07:00", "18:00")]);
 
     private readonly ObserverSet<ISchoolObserver> _observers = new(time);
@@ -40,6 +55,9 @@ internal sealed class SchoolGrain(
     private readonly Dictionary<string, PersonProfile> _byCard = new(StringComparer.OrdinalIgnoreCase);
     private TimeZoneInfo _zone = TimeZoneInfo.Utc;
     private IGrainTimer? _allowListTimer;
+    private bool _allowListsStale;
+    private DateTimeOffset? _offsetReminderAt;
+    private bool _offsetReminderKnown;
 
     private SchoolState S => state.State;
     private string SchoolId => this.GetPrimaryKeyString();
@@ -49,7 +67,47 @@ internal sealed class SchoolGrain(
     {
         if (S.Spec is { } spec) _zone = TimeZoneInfo.FindSystemTimeZoneById(spec.TimeZoneId);
         foreach (var p in S.People.Values) IndexCards(p);
+        if (S.AllowListOffsetMin is { } pushed && pushed != OffsetMinutes(Now) && HasDoors()) ScheduleAllowLists();
         return Task.CompletedTask;
+    }
+
+    private int OffsetMinutes(DateTimeOffset at) => (int)_zone.GetUtcOffset(at).TotalMinutes;
+
+    private bool HasDoors()
+    {
+        foreach (var d in S.Devices.Values) if (d.Kind == DeviceKind.Door) return true;
+        return false;
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != OffsetReminder) return;
+        _offsetReminderKnown = false; // it fired: arm it again for the next change
+        _offsetReminderAt = null;
+        if (HasDoors() && S.AllowListOffsetMin != OffsetMinutes(Now)) await PushAllowLists();
+        else await ArmOffsetReminderAsync();
+    }
+
+    /// <summary>Keeps one reminder at the zone's next offset change while the school has doors (none otherwise).</summary>
+    private async Task ArmOffsetReminderAsync()
+    {
+        var now = Now;
+        var next = HasDoors() ? ZoneOffsets.NextChange(_zone, now) : null;
+        if (_offsetReminderKnown && next == _offsetReminderAt) return;
+        if (next is { } at)
+        {
+            // Far changes wake the school every MaxReminderDue to look again (timers take at most ~49 days).
+            var due = at - now < MaxReminderDue ? at - now : MaxReminderDue;
+            // At the instant (a tick that comes early sees the old offset and arms again); hourly after
+            // that, so a host that was down at the instant catches up within the hour of its restart.
+            await this.RegisterOrUpdateReminder(OffsetReminder, due, TimeSpan.FromHours(1));
+        }
+        else if (await this.GetReminder(OffsetReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+        _offsetReminderAt = next;
+        _offsetReminderKnown = true;
     }
 
     public async Task Configure(SchoolSpec spec)
@@ -258,22 +316,26 @@ internal sealed class SchoolGrain(
             new UnlockCommand { Id = CommandIds.Next(), Ts = Now.ToUnixTimeMilliseconds(), OpenMs = openMs, By = by });
     }
 
+    /// <summary>Pushes the lists a second from now, once for a burst of changes (and not if they were pushed meanwhile).</summary>
     private void ScheduleAllowLists()
     {
+        _allowListsStale = true;
         if (_allowListTimer is not null) return;
         _allowListTimer = RegisterGrainTimer(async _ =>
         {
             _allowListTimer?.Dispose();
             _allowListTimer = null;
-            await PushAllowLists();
+            if (_allowListsStale) await PushAllowLists();
         }, TimeSpan.FromSeconds(1), Timeout.InfiniteTimeSpan);
     }
 
     public async Task PushAllowLists()
     {
         var now = Now;
-        var offset = (int)_zone.GetUtcOffset(now).TotalMinutes;
+        var offset = OffsetMinutes(now);
         S.AllowListVersion++;
+        S.AllowListOffsetMin = offset;
+        _allowListsStale = false;
         foreach (var d in S.Devices.Values)
         {
             if (d.Kind != DeviceKind.Door) continue;
@@ -287,12 +349,13 @@ internal sealed class SchoolGrain(
                 Entries = entries.Select(e => new AllowlistEntry
                 {
                     Card = e.Card,
-                    Windows = e.Windows.Select(w => new AccessWindow { Days = w.Days, From = w.From.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture), To = w.To.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture) }).ToList(),
+                    Windows = e.ReaderWindows().Select(w => new AccessWindow { Days = w.Days, From = w.From.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture), To = w.To.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture) }).ToList(),
                 }).ToList(),
             };
             await commands.PublishAsync(DeviceTopic.Command(SchoolId, d.Room, d.Kind, d.Id, CommandNames.Allowlist), command);
         }
         await state.WriteStateAsync();
+        await ArmOffsetReminderAsync();
     }
 
     public Task<SchoolClock> ReportRoom(RoomSnapshot room)

@@ -1,0 +1,146 @@
+using System.Globalization;
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.Grains;
+using Campus.Controller.Testing;
+using Campus.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Campus.Controller.Tests.Scenarios;
+
+/// <summary>
+/// A door's cached allow-list against the school's own decision, across a daylight-saving change,
+/// midnight and the start of a week: the reader evaluates the list as the door firmware does
+/// (local time = UTC + the list's tzOffsetMin; weekly windows; a window whose end is not after its
+/// start runs past midnight).
+/// </summary>
+public sealed class AllowListClockTests
+{
+    private const string Card = "04A1B2C3";
+    private const string AlwaysCard = "0A0B0C0D";
+
+    public static TheoryData<string, string, int, int> Transitions => new()
+    {
+        // zone, local start (a Saturday noon), offset before, offset after (minutes)
+        { "Europe/Berlin", "2026-03-28T12:00", 60, 120 },     // Sunday 29 March 02:00 -> 03:00
+        { "America/New_York", "2026-10-31T12:00", -240, -300 }, // Sunday 1 November 02:00 -> 01:00
+    };
+
+    [Theory]
+    [MemberData(nameof(Transitions))]
+    public async Task A_reader_list_decides_like_the_school_before_and_after_a_dst_change_and_across_midnight_and_the_week_start(
+        string zoneId, string localStart, int offsetBefore, int offsetAfter)
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        var startLocal = DateTime.ParseExact(localStart, "yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
+        var time = new FakeTimeProvider(new DateTimeOffset(startLocal, zone.GetUtcOffset(startLocal)));
+        await using var cluster = await CampusTestCluster.StartAsync(time, o =>
+        {
+            foreach (var kind in new[] { "energy", "env", "door", "sign", "maker" })
+                o.Settings[$"Campus:Controller:OfflineAfter:{kind}"] = "60.00:00:00";
+        });
+        await cluster.AddSchoolAsync("s01", zoneId, null, new AccessZoneSpec("labs", ["r1"]));
+        await cluster.AddRoomAsync("s01", "r1");
+        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        // Early mornings every day (07:00-09:00), Saturday night into Sunday (22:00-02:30), and a whole
+        // day from Sunday 10:00 into Monday (a window whose end is its start): both sides of the
+        // change, its skipped or repeated hour, midnight and the week's start are inside or near a window.
+        var schedule = new WeeklySchedule([TimeWindow.Parse("1234567", "07:00", "09:00"), TimeWindow.Parse("6", "22:00", "02:30"), TimeWindow.Parse("7", "10:00", "10:00")]);
+        var person = new PersonProfile("p1", "Night guard", PersonRole.Staff, "s01", [new AccessCard(Card, CardStatus.Active)], [new ZoneGrant("labs", schedule)]);
+        var always = new PersonProfile("p2", "Caretaker", PersonRole.Staff, "s01", [new AccessCard(AlwaysCard, CardStatus.Active)], [new ZoneGrant("labs", WeeklySchedule.Always)]);
+        await cluster.Registry.UpsertPerson(person, "admin");
+        await cluster.Registry.UpsertPerson(always, "admin");
+        await cluster.School("s01").PushAllowLists();
+        var first = LatestList(cluster);
+        Assert.Equal(offsetBefore, first.TzOffsetMin);
+
+        var transition = ZoneOffsets.NextChange(zone, time.GetUtcNow())!.Value;
+        var end = time.GetUtcNow().AddHours(48); // Saturday noon to Monday noon, local
+        var checkedAfter = 0;
+        var oldListWrongAfter = 0;
+        while (time.GetUtcNow() < end)
+        {
+            time.Advance(TimeSpan.FromMinutes(10));
+            var now = time.GetUtcNow();
+            var expectedOffset = (int)zone.GetUtcOffset(now).TotalMinutes;
+            await Poll.UntilAsync(() => LatestList(cluster).TzOffsetMin == expectedOffset,
+                $"the door's allow-list carries the school's offset {expectedOffset} min at {now:u}", TimeSpan.FromSeconds(30));
+            var list = LatestList(cluster);
+            var truth = AccessPolicy.Decide(person, Card, "s01", ["labs"], lockdown: false, now, zone).Granted;
+            Assert.True(ReaderGrants(list, Card, now) == truth,
+                $"at {now:u} ({TimeZoneInfo.ConvertTime(now, zone):ddd HH:mm} local) the school says {(truth ? "grant" : "deny")} but the reader's list v{list.Version} (offset {list.TzOffsetMin}) says otherwise");
+            Assert.True(ReaderGrants(list, AlwaysCard, now), $"at {now:u} the reader's list v{list.Version} denies a card that may always enter");
+            if (now >= transition)
+            {
+                checkedAfter++;
+                if (ReaderGrants(first, Card, now) != truth) oldListWrongAfter++;
+            }
+        }
+        Assert.Equal(offsetAfter, LatestList(cluster).TzOffsetMin);
+        Assert.True(checkedAfter > 100, $"only {checkedAfter} instants after the change were checked");
+        Assert.True(oldListWrongAfter > 0, "the list from before the change should be wrong somewhere after it (else this test proves nothing)");
+        // Weekly windows in local time: midnight and Monday need no new list, the offset change does.
+        var pushes = cluster.Commands.Where(c => c.Command is AllowlistCommand && c.Topic.Device == "d1" && c.Command.Ts >= first.Ts).Select(c => (AllowlistCommand)c.Command).ToList();
+        Assert.True(pushes.Count == 2, string.Join("; ", pushes.Select(p => $"v{p.Version} at {DateTimeOffset.FromUnixTimeMilliseconds(p.Ts):u} offset {p.TzOffsetMin}")));
+    }
+
+    [Fact]
+    public async Task A_school_without_daylight_saving_never_pushes_its_lists_again_for_the_clock()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.FromHours(8)));
+        await using var cluster = await CampusTestCluster.StartAsync(time);
+        await cluster.AddSchoolAsync("s01", "Asia/Shanghai", null, new AccessZoneSpec("labs", ["r1"]));
+        await cluster.AddRoomAsync("s01", "r1");
+        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        time.Advance(TimeSpan.FromSeconds(2)); // the lists pushed for the new door
+        await Poll.UntilAsync(() => cluster.Commands.Any(c => c.Command is AllowlistCommand), "the new door gets its list", TimeSpan.FromSeconds(30));
+        var before = cluster.Commands.Count(c => c.Command is AllowlistCommand);
+        for (var i = 0; i < 24 * 9; i++) time.Advance(TimeSpan.FromHours(1));
+        await cluster.School("s01").GetSnapshot(); // a turn of the school after the clock moved
+        Assert.Equal(before, cluster.Commands.Count(c => c.Command is AllowlistCommand));
+        Assert.Null(ZoneOffsets.NextChange(TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai"), time.GetUtcNow()));
+    }
+
+    [Theory]
+    [InlineData("Europe/Berlin", "2026-01-10T00:00:00Z", "2026-03-29T01:00:00Z")]
+    [InlineData("Europe/Berlin", "2026-03-29T01:00:00Z", "2026-10-25T01:00:00Z")]
+    [InlineData("America/New_York", "2026-06-01T00:00:00Z", "2026-11-01T06:00:00Z")]
+    [InlineData("Australia/Lord_Howe", "2026-01-10T00:00:00Z", "2026-04-04T15:00:00Z")]
+    public void The_next_offset_change_of_a_zone_is_found_to_the_second(string zoneId, string after, string expected)
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        var found = ZoneOffsets.NextChange(zone, DateTimeOffset.Parse(after, CultureInfo.InvariantCulture));
+        Assert.Equal(DateTimeOffset.Parse(expected, CultureInfo.InvariantCulture), found);
+    }
+
+    private static AllowlistCommand LatestList(CampusTestCluster cluster) =>
+        cluster.Commands.Where(c => c.Topic.Device == "d1").Select(c => c.Command).OfType<AllowlistCommand>().Last();
+
+    /// <summary>The door firmware's rule for its cached list.</summary>
+    private static bool ReaderGrants(AllowlistCommand list, string card, DateTimeOffset now)
+    {
+        var entry = list.Entries.FirstOrDefault(e => e.Card == card);
+        if (entry is null) return false;
+        if (entry.Windows.Count == 0) return true;
+        var local = now.UtcDateTime.AddMinutes(list.TzOffsetMin);
+        var day = TimeWindow.IsoDay(local.DayOfWeek);
+        var yesterday = day == 1 ? 7 : day - 1;
+        var minute = (local.Hour * 60) + local.Minute;
+        foreach (var w in entry.Windows)
+        {
+            var from = Minutes(w.From);
+            var to = Minutes(w.To);
+            if (from <= to)
+            {
+                if (w.Days.Contains((char)('0' + day)) && minute >= from && minute < to) return true;
+            }
+            else if ((w.Days.Contains((char)('0' + day)) && minute >= from) || (w.Days.Contains((char)('0' + yesterday)) && minute < to))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int Minutes(string hhmm) => (int.Parse(hhmm[..2], CultureInfo.InvariantCulture) * 60) + int.Parse(hhmm[3..], CultureInfo.InvariantCulture);
+}
