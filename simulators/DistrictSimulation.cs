@@ -298,6 +298,14 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
                 if (again != expected) continue;
                 MoveClock(TimeSpan.FromMilliseconds(50));
             }
+            else if (allStarted && _clock.UtcNow < _startUtc - TimeSpan.FromMilliseconds(100)
+                && devices.Any(d => !d.Runtime.IsConnected && d.Runtime.LastError.StartsWith("mqtt:", StringComparison.Ordinal))
+                && _clock.WaitUntilQuiet(expected, TimeSpan.FromMilliseconds(100)))
+            {
+                // A connect failed (a busy machine): the device waits out its backoff on the clock, so time moves.
+                MoveClock(TimeSpan.FromMilliseconds(50));
+                await Task.Delay(5, cancellationToken).ConfigureAwait(false);
+            }
             else
             {
                 await Task.Delay(10, cancellationToken).ConfigureAwait(false);

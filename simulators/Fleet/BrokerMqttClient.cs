@@ -59,7 +59,7 @@ internal sealed class BrokerMqttClient(FleetNetwork network, Func<(string Host, 
             .WithClientId(clientId)
             .WithCleanSession(cleanSession)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(keepAlivePeriod))
-            .WithTimeout(TimeSpan.FromSeconds(10))
+            .WithTimeout(TimeSpan.FromSeconds(30)) // hundreds of devices connect at once on a busy machine
             .WithMaximumInFlightMessages(16);
         if (username.Length > 0) builder.WithCredentials(username, password);
         if (willFlag)

@@ -16,9 +16,13 @@ internal sealed class LockstepClock : Clock
     private long _nowMs;
     private int _blocked;
     private int _due;
-    private bool _shutdown;
+    private volatile bool _shutdown;
     private int _expected;
     private readonly ManualResetEventSlim _quiet = new(false);
+    private readonly List<Sleeper> _woken = [];
+
+    [ThreadStatic]
+    private static Sleeper? t_sleeper;
 
     public LockstepClock(DateTime startUtc)
     {
@@ -65,56 +69,48 @@ internal sealed class LockstepClock : Clock
     public override void Sleep(int milliseconds)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(milliseconds);
+        // Each sleeping thread waits on its own event: a step wakes only the threads that are due, and
+        // they do not queue up for one lock on the way out (with a thousand threads that convoy was most of a step).
+        var sleeper = t_sleeper ??= new Sleeper();
         lock (_sync)
         {
             if (_shutdown) throw new OperationCanceledException("The simulation has ended.");
-            var sleeper = new Sleeper(_nowMs + Math.Max(1, milliseconds));
+            sleeper.Arm(_nowMs + Math.Max(1, milliseconds));
             _queue.Enqueue(sleeper, sleeper.Until);
             _blocked++;
             SignalIfQuiet();
-            try
-            {
-                while (!sleeper.Woken)
-                {
-                    if (_shutdown) throw new OperationCanceledException("The simulation has ended.");
-                    Monitor.Wait(_sync);
-                }
-            }
-            finally
-            {
-                if (sleeper.Woken)
-                {
-                    _due--;
-                }
-                else
-                {
-                    _blocked--;
-                }
-
-                SignalIfQuiet();
-            }
         }
+
+        sleeper.Wake.Wait();
+        // Woken by Advance (counted as due until here) or by Shutdown.
+        if (sleeper.Woken && Interlocked.Decrement(ref _due) == 0)
+        {
+            lock (_sync) SignalIfQuiet();
+        }
+
+        if (_shutdown && !sleeper.Woken) throw new OperationCanceledException("The simulation has ended.");
     }
 
     /// <summary>Moves time forward and wakes every thread whose sleep is over.</summary>
     public void Advance(TimeSpan by)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(by, TimeSpan.Zero);
+        List<Sleeper> woken = _woken;
         lock (_sync)
         {
             _nowMs += (long)by.TotalMilliseconds;
-            bool any = false;
             while (_queue.TryPeek(out var sleeper, out long at) && at <= _nowMs)
             {
                 _queue.Dequeue();
                 sleeper.Woken = true;
                 _blocked--;
-                _due++;
-                any = true;
+                Interlocked.Increment(ref _due);
+                woken.Add(sleeper);
             }
-
-            if (any) Monitor.PulseAll(_sync);
         }
+
+        foreach (var sleeper in woken) sleeper.Wake.Set();
+        woken.Clear();
     }
 
     /// <summary>
@@ -148,17 +144,30 @@ internal sealed class LockstepClock : Clock
     /// <summary>Ends the simulation: every sleeper (and every later sleep) gets an <see cref="OperationCanceledException"/>.</summary>
     public void Shutdown()
     {
+        List<Sleeper> sleepers;
         lock (_sync)
         {
             _shutdown = true;
-            Monitor.PulseAll(_sync);
+            sleepers = [.. _queue.UnorderedItems.Select(i => i.Element)];
+            _queue.Clear();
             _quiet.Set();
         }
+
+        foreach (var sleeper in sleepers) sleeper.Wake.Set();
     }
 
-    private sealed class Sleeper(long until)
+    /// <summary>One thread's sleep; reused by the thread for each of its sleeps.</summary>
+    private sealed class Sleeper
     {
-        public long Until { get; } = until;
-        public bool Woken { get; set; }
+        public readonly ManualResetEventSlim Wake = new(false, spinCount: 1);
+        public long Until;
+        public bool Woken;
+
+        public void Arm(long until)
+        {
+            Until = until;
+            Woken = false;
+            Wake.Reset();
+        }
     }
 }

@@ -344,7 +344,9 @@ namespace Campus.Firmware.Common
                     backoff = _settings.BackoffMinMs;
                 }
                 SendPending();
-                _sendSignal.WaitOne(50, false);
+                // Woken at once by a new message, a PUBACK, a lost connection or Stop; the timeout only
+                // bounds how long a dropped Wi-Fi goes unnoticed.
+                _sendSignal.WaitOne(200, false);
             }
         }
 
@@ -530,7 +532,8 @@ namespace Campus.Firmware.Common
                 }
                 if (!have)
                 {
-                    _commandSignal.WaitOne(100, false);
+                    // Woken at once by a received command or Stop.
+                    _commandSignal.WaitOne(1000, false);
                     continue;
                 }
                 try
