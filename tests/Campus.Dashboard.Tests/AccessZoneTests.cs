@@ -177,6 +177,22 @@ public sealed class AccessZoneTests(HostFixture fixture)
         Assert.Contains("Asia/Shanghai", html, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_csv_import_gives_each_person_the_schedule_of_their_zone()
+    {
+        using var client = await AdminAsync();
+        var u = Unique();
+        string zone = "iz-" + u, person = "ip-" + u;
+        using var created = await client.SendAsync(HttpMethod.Post, "/api/v1/schools/s01/zones", JsonContent.Create(new { id = zone, rooms = new[] { "r102" }, windows = new[] { Window([2, 4], "13:00", "15:30") } }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var import = await client.SendAsync(HttpMethod.Post, "/api/v1/schools/s01/people/import",
+            new StringContent($"id,name,role,cards,zones\n{person},Guo Jing,student,,{zone};labs\n", System.Text.Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.OK, import.StatusCode);
+        var grants = (await Host.Registry.GetPerson(person))!.Zones.ToDictionary(g => g.Zone);
+        Assert.Equal(new TimeWindow("24", new TimeOnly(13, 0), new TimeOnly(15, 30)), Assert.Single(grants[zone].Schedule.Windows));
+        Assert.NotEmpty(grants["labs"].Schedule.Windows);
+    }
+
     /// <summary>A card at the door, as the reader sends it (signed access request); returns the controller's logged decision.</summary>
     private async Task<AccessLogEntry> TapAsync(string door, string room, string card, uint seq, string req)
     {
