@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -14,7 +17,9 @@ namespace Campus.Benchmarks;
 /// (campus-grain-host) runs as a child process on PostgreSQL with its embedded broker; N device
 /// connections publish QoS 1 telemetry at a target total rate. The embedded broker sends PUBACK
 /// only after the message's effect is durable, so publish-to-PUBACK is publish-to-durable.
-/// Baseline in the same command: the same load into a bare embedded broker (no controller).
+/// Baseline in the same command: the same clients and load into a bare embedded broker (no controller)
+/// in its own process. Load: a few pacer threads drive every device (no timer or loop per device);
+/// each device first gets one reading acknowledged (warm-up), then the window is measured.
 /// </summary>
 internal sealed class IngestBenchmark : IBenchmarkMode
 {
@@ -27,19 +32,24 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var seconds = Arg(args, "--seconds", 300);
         var rate = Arg(args, "--rate", 20_000);
         Console.WriteLine($"ingest: {devices} devices, {seconds} s, target {rate} msg/s");
+        var loadBefore = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null;
 
         // Baseline: the bare broker with the same clients and load, for a short while.
         var baselineSeconds = Math.Min(10, seconds);
-        await using var bare = new MqttServer(new MqttServerOptionsBuilder().WithDefaultEndpointBoundIPAddress("127.0.0.1").WithDefaultEndpointPort(0)
-            .WithAnonymousClients().WithMaxPendingMessagesPerClient(100_000).Build());
-        await bare.StartAsync();
-        Console.WriteLine("baseline: bare embedded broker");
-        var baseline = await LoadAsync("127.0.0.1", bare.Port, devices, baselineSeconds, rate, i => (null, null));
-        await bare.StopAsync();
+        // The bare broker runs in its own process, like the host: the load generator's process then holds
+        // only the client side of the connections (10,000 connections on both sides exceed one process's
+        // file descriptors), and its CPU is measured the same way as the host's.
+        LoadResult baseline;
+        await using (var bare = await MqttBrokerChild.StartAsync(maxQueued: 100_000, maxInflight: 100))
+        {
+            Console.WriteLine("baseline: bare embedded broker (child process)");
+            baseline = await LoadAsync("127.0.0.1", bare.Port, devices, baselineSeconds, rate, i => (null, null), 1, bare.ProcessId);
+        }
+        Console.WriteLine($"baseline: {baseline.Rate:0} msg/s, p50 {baseline.P50:0.0} ms, p99 {baseline.P99:0.0} ms, load generator CPU {baseline.LoadCpuSeconds:0.0} s in {baseline.Seconds:0.0} s");
+        if (args.Contains("--baseline-only")) return 0;
 
         // The controller on PostgreSQL.
-        var pg = await PostgresServer.GetAsync();
-        var connection = await pg.CreateDatabaseAsync("ingest");
+        var (connection, reused) = await DatabaseAsync(args);
         var dir = Directory.CreateTempSubdirectory("campus-ingest-").FullName;
         var seed = Path.Combine(dir, "seed.json");
         await File.WriteAllTextAsync(seed, SeedJson(devices));
@@ -70,31 +80,72 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 }
                 catch (HttpRequestException) { }
                 catch (TaskCanceledException) { }
-                if (started.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException("the host did not become healthy");
+                if (started.Elapsed > TimeSpan.FromMinutes(10 + devices / 100)) throw new TimeoutException("the host did not become healthy");
                 await Task.Delay(500);
             }
             Console.WriteLine($"host ready after {started.Elapsed.TotalSeconds:0} s");
         }
         Console.WriteLine("controller: publish -> grain -> PostgreSQL");
-        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)));
+        var dbPort = Regex.Match(connection, @"Port=(\d+)") is { Success: true } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : (int?)null;
+        using var health = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        async Task<int?> StoreQueueAsync()
+        {
+            try
+            {
+                var report = JsonNode.Parse(await health.GetStringAsync(new Uri($"http://127.0.0.1:{httpPort}/healthz")));
+                return report?["storageQueue"]?.GetValue<int>();
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException)
+            {
+                return null;
+            }
+        }
+        var boot = reused ? (uint)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000) : 1u;
+        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)), boot, host.Id, dbPort, StoreQueueAsync);
         await host.TerminateAsync(TimeSpan.FromSeconds(30));
+        var hostLog = (host.StandardError + host.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var hostLogFile = Path.Combine(dir, "host.log");
+        await File.WriteAllLinesAsync(hostLogFile, hostLog);
+        Console.WriteLine($"host log: {hostLog.Length} lines in {hostLogFile}{(hostLog.Length > 0 ? ", the last ones:" : "")}");
+        foreach (var line in hostLog.TakeLast(25)) Console.WriteLine("  " + line);
 
         var figures = new JsonObject
         {
-            ["command"] = $"dotnet run -c Release --project tests/Campus.Benchmarks -- ingest --devices {devices} --seconds {seconds} --rate {rate}",
+            ["command"] = $"dotnet run -c Release --project tests/Campus.Benchmarks -- ingest --devices {devices} --seconds {seconds} --rate {rate}{(reused ? " --database NAME" : "")}",
             ["fullCommand"] = "dotnet run -c Release --project tests/Campus.Benchmarks -- ingest --devices 10000 --seconds 300 --rate 20000",
             ["devices"] = devices,
             ["seconds"] = seconds,
             ["targetRate"] = rate,
             ["sustainedMsgPerSecond"] = Math.Round(result.Rate, 1),
+            ["sustainedMeans"] = "acknowledged while the load was offered, per second of the window (warm-up and drain not counted)",
             ["acknowledged"] = result.Acked,
             ["published"] = result.Sent,
             ["latencyMsP50"] = Math.Round(result.P50, 2),
             ["latencyMsP99"] = Math.Round(result.P99, 2),
             ["backlogPerSecond"] = new JsonArray([.. result.Backlog.Select(b => (JsonNode)b)]),
+            ["storeQueuePerSecond"] = new JsonArray([.. result.StoreQueue.Select(b => (JsonNode)b)]),
+            ["cpuSeconds"] = new JsonObject
+            {
+                ["what"] = "CPU seconds used during the load (and its drain) by each process; the machine has 2 cores",
+                ["loadGenerator"] = Math.Round(result.LoadCpuSeconds, 1),
+                ["host"] = result.HostCpuSeconds is { } hc ? Math.Round(hc, 1) : null,
+                ["postgres"] = result.DatabaseCpuSeconds is { } dc ? Math.Round(dc, 1) : null,
+                ["wallSeconds"] = Math.Round(result.Seconds, 1),
+                ["hostMicrosecondsPerMessage"] = result.HostCpuSeconds is { } hm && result.Acked > 0 ? Math.Round(hm * 1e6 / result.Acked) : null,
+                ["postgresMicrosecondsPerMessage"] = result.DatabaseCpuSeconds is { } pm && result.Acked > 0 ? Math.Round(pm * 1e6 / result.Acked) : null,
+                ["loadGeneratorMicrosecondsPerMessage"] = result.Acked > 0 ? Math.Round(result.LoadCpuSeconds * 1e6 / result.Acked) : null,
+                ["baselineBrokerMicrosecondsPerMessage"] = baseline.HostCpuSeconds is { } bm && baseline.Acked > 0 ? Math.Round(bm * 1e6 / baseline.Acked) : null,
+                ["baselineLoadGeneratorMicrosecondsPerMessage"] = baseline.Acked > 0 ? Math.Round(baseline.LoadCpuSeconds * 1e6 / baseline.Acked) : null,
+                ["baselineLoadGenerator"] = Math.Round(baseline.LoadCpuSeconds, 1),
+                ["baselineBroker"] = baseline.HostCpuSeconds is { } bc ? Math.Round(bc, 1) : null,
+                ["baselineWallSeconds"] = Math.Round(baseline.Seconds, 1),
+            },
+            ["postgres"] = await ServerSettingsAsync(connection),
+            ["loadAverageBefore"] = loadBefore,
+            ["databaseReused"] = reused,
             ["baseline"] = new JsonObject
             {
-                ["what"] = "the same clients and load into a bare embedded broker (no controller), same command",
+                ["what"] = "the same clients and load into a bare embedded broker (no controller, its own process), same command",
                 ["seconds"] = baselineSeconds,
                 ["msgPerSecond"] = Math.Round(baseline.Rate, 1),
                 ["latencyMsP50"] = Math.Round(baseline.P50, 2),
@@ -105,6 +156,46 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         BenchResults.Write("ingest", figures);
         Console.WriteLine(figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return 0;
+    }
+
+    /// <summary>
+    /// A fresh database; or, with --database NAME on a server that outlives the run (CAMPUS_TEST_POSTGRES),
+    /// that database, created once and reused: registering thousands of devices takes minutes, and reruns
+    /// publish under a new boot number so that nothing they send is a duplicate of an earlier run.
+    /// </summary>
+    private static async Task<(string Connection, bool Reused)> DatabaseAsync(string[] args)
+    {
+        var i = Array.IndexOf(args, "--database");
+        if (i < 0 || i + 1 >= args.Length) return (await (await PostgresServer.GetAsync()).CreateDatabaseAsync("ingest"), false);
+        var name = args[i + 1];
+        var admin = Environment.GetEnvironmentVariable(PostgresServer.EnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(admin)) throw new InvalidOperationException("--database needs a server that outlives the run: set CAMPUS_TEST_POSTGRES to its admin connection string.");
+        bool exists;
+        await using (var conn = new Npgsql.NpgsqlConnection(admin))
+        {
+            await conn.OpenAsync();
+            await using var check = new Npgsql.NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", conn);
+            check.Parameters.AddWithValue("name", name);
+            exists = await check.ExecuteScalarAsync() is not null;
+            if (!exists)
+            {
+                await using var create = new Npgsql.NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "", StringComparison.Ordinal)}\"", conn);
+                await create.ExecuteNonQueryAsync();
+            }
+        }
+        return (new Npgsql.NpgsqlConnectionStringBuilder(admin) { Database = name, Pooling = true }.ConnectionString, exists);
+    }
+
+    /// <summary>The server settings that decide what "durable" means here (the test servers run with fsync=off).</summary>
+    private static async Task<string> ServerSettingsAsync(string connection)
+    {
+        await using var conn = new Npgsql.NpgsqlConnection(connection);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')", conn);
+        var settings = (string?)await cmd.ExecuteScalarAsync() ?? "";
+        return settings.Contains("fsync=off", StringComparison.Ordinal)
+            ? $"PostgreSQL {settings}: a PUBACK follows the COMMIT, so nothing acknowledged is lost when the host or the database process dies; with fsync=off (test server) not when the machine does"
+            : $"PostgreSQL {settings}";
     }
 
     private static string Id(int i) => "dev-" + i.ToString("D5", CultureInfo.InvariantCulture);
@@ -125,10 +216,98 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         return sb.ToString();
     }
 
-    private sealed record LoadResult(double Rate, long Sent, long Acked, double P50, double P99, List<long> Backlog);
+    private sealed record LoadResult(double Rate, long Sent, long Acked, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue);
 
-    /// <summary>N connections, each publishing QoS 1 telemetry at rate/N per second for the duration.</summary>
-    private static async Task<LoadResult> LoadAsync(string host, int port, int devices, int seconds, int rate, Func<int, (string? User, string? Password)> credentials)
+    /// <summary>One simulated device: its connection, topic, next sequence number and payload buffer.</summary>
+    private sealed class SimDevice(IMqttClient client, string topic)
+    {
+        public IMqttClient Client { get; } = client;
+        public string Topic { get; } = topic;
+        public uint Seq;
+    }
+
+    /// <summary>
+    /// One publish awaiting its PUBACK. Pooled, with its completion callback made once, so a publish
+    /// costs the load generator no closure, no continuation task and no timer.
+    /// </summary>
+    private sealed class PendingPublish
+    {
+        private readonly LoadRun _run;
+        private readonly Action _completed;
+        private Task<MqttClientPublishResult>? _task;
+        private long _started;
+
+        public PendingPublish(LoadRun run)
+        {
+            _run = run;
+            _completed = Completed;
+        }
+
+        public void Start(Task<MqttClientPublishResult> task, long started)
+        {
+            _task = task;
+            _started = started;
+            if (task.IsCompleted) Completed();
+            else task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_completed);
+        }
+
+        private void Completed()
+        {
+            var ok = _task!.IsCompletedSuccessfully;
+            var started = _started;
+            _task = null;
+            _run.Done(this, ok, started);
+        }
+    }
+
+    /// <summary>The counters and latency samples of one load run; latencies go into one preallocated array.</summary>
+    private sealed class LoadRun(long capacity)
+    {
+        private readonly float[] _latencies = new float[Math.Min(capacity, 50_000_000)];
+        private readonly ConcurrentBag<PendingPublish> _pool = [];
+        private long _samples;
+        public long Sent;
+        public long Acked;
+        public long Failed;
+        public long AckedInWindow;
+
+        public PendingPublish Rent() => _pool.TryTake(out var p) ? p : new PendingPublish(this);
+
+        public void Done(PendingPublish p, bool ok, long started)
+        {
+            if (ok)
+            {
+                var ms = (float)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var i = Interlocked.Increment(ref _samples) - 1;
+                if (i < _latencies.Length) _latencies[i] = ms;
+                Interlocked.Increment(ref Acked);
+            }
+            else
+            {
+                Interlocked.Increment(ref Failed);
+            }
+            _pool.Add(p);
+        }
+
+        public (double P50, double P99) Percentiles()
+        {
+            var n = (int)Math.Min(Interlocked.Read(ref _samples), _latencies.Length);
+            if (n == 0) return (0, 0);
+            var sorted = _latencies.AsSpan(0, n).ToArray();
+            Array.Sort(sorted);
+            return (sorted[Math.Min(n - 1, (int)(0.50 * n))], sorted[Math.Min(n - 1, (int)(0.99 * n))]);
+        }
+    }
+
+    /// <summary>
+    /// N connections publishing QoS 1 telemetry at a total target rate for the duration. One pacing
+    /// thread drives every device: each millisecond it issues the publishes due by then, round-robin
+    /// over the devices, so each device publishes evenly every devices/rate seconds and in order.
+    /// (Instead of one delay loop per device: 10,000 timers firing and 10,000 state machines
+    /// resuming cost the load generator more than the broker it measures.)
+    /// </summary>
+    private static async Task<LoadResult> LoadAsync(string host, int port, int devices, int seconds, int rate, Func<int, (string? User, string? Password)> credentials,
+        uint boot, int? hostPid = null, int? databasePort = null, Func<Task<int?>>? storeQueue = null)
     {
         var clients = new IMqttClient[devices];
         var rooms = Math.Max(1, devices / 50);
@@ -147,60 +326,160 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             Console.Write($"\rconnected {Math.Min(start + 200, devices)}/{devices}");
         }
         Console.WriteLine();
-        long sent = 0, acked = 0;
-        var latencies = new List<double>[devices];
-        var stop = Stopwatch.StartNew();
-        var duration = TimeSpan.FromSeconds(seconds);
-        var perDevice = (double)rate / devices;
-        var workers = Enumerable.Range(0, devices).Select(async i =>
+        var sims = new SimDevice[devices];
+        for (var i = 0; i < devices; i++) sims[i] = new SimDevice(clients[i], $"campus/v1/s01/r{i % rooms}/energy/{Id(i)}/telemetry");
+
+        // Warm-up, not measured: every device publishes one reading and gets its PUBACK, so that the
+        // window measures devices that are online with active grains (a fresh boot, a state load and
+        // a presence change per device are start-up costs, not the sustained rate).
+        var warm = Stopwatch.StartNew();
+        var warmUp = new Task[devices];
+        for (var i = 0; i < devices; i++)
         {
-            var c = clients[i];
-            var list = latencies[i] = new List<double>(1024);
-            var topic = $"campus/v1/s01/r{i % rooms}/energy/{Id(i)}/telemetry";
-            var seq = 0u;
-            var interval = TimeSpan.FromSeconds(1 / perDevice);
-            var next = TimeSpan.FromMilliseconds(Random.Shared.Next(0, (int)Math.Max(1, interval.TotalMilliseconds)));
-            var pending = new List<Task>();
-            while (stop.Elapsed < duration)
+            var d = sims[i];
+            var seq = ++d.Seq;
+            warmUp[i] = d.Client.PublishAsync(new MqttApplicationMessage
             {
-                var wait = next - stop.Elapsed;
-                if (wait > TimeSpan.Zero) await Task.Delay(wait);
-                next += interval;
-                seq++;
-                var payload = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":1,\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}"));
-                var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-                Interlocked.Increment(ref sent);
-                var t0 = Stopwatch.GetTimestamp();
-                pending.Add(c.PublishAsync(message).ContinueWith(t =>
-                {
-                    if (!t.IsCompletedSuccessfully) return;
-                    Interlocked.Increment(ref acked);
-                    lock (list) list.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                }, TaskScheduler.Default));
-                if (pending.Count > 64) pending.RemoveAll(p => p.IsCompleted);
-            }
-            await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(_ => { }, TaskScheduler.Default);
-        }).ToList();
-        var backlog = new List<long>();
-        var all = Task.WhenAll(workers);
-        while (!all.IsCompleted)
+                Topic = d.Topic,
+                Payload = new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":{boot},\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}"))),
+                QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+            });
+        }
+        await Task.WhenAll(warmUp).WaitAsync(TimeSpan.FromMinutes(10));
+        Console.WriteLine($"warm-up: one acknowledged reading per device after {warm.Elapsed.TotalSeconds:0.0} s");
+
+        var run = new LoadRun((long)rate * (seconds + 5));
+        var duration = TimeSpan.FromSeconds(seconds);
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var hostBefore = hostPid is { } hp ? ProcessCpu.Of(hp) : null;
+        var dbBefore = databasePort is { } dp ? ProcessCpu.OfPostgres(dp) : null;
+        var stop = Stopwatch.StartNew();
+        // A few pacer threads, each owning every P-th device (so each device's messages stay in order):
+        // on a shared machine one thread would get too small a share of the CPU to issue the load.
+        var pacerCount = Math.Min(devices, Math.Max(2, Environment.ProcessorCount * 2));
+        var pacers = new Thread[pacerCount];
+        var running = pacerCount;
+        for (var k = 0; k < pacerCount; k++)
         {
-            await Task.WhenAny(all, Task.Delay(1000));
-            var b = Interlocked.Read(ref sent) - Interlocked.Read(ref acked);
+            var part = k;
+            pacers[k] = new Thread(() =>
+            {
+                var mine = (devices - part + pacerCount - 1) / pacerCount;
+                var total = (long)Math.Round((double)rate * seconds * mine / devices);
+                var share = (double)rate * mine / devices;
+                long issued = 0;
+                var next = part;
+                Span<byte> scratch = stackalloc byte[128];
+                while (issued < total && stop.Elapsed < duration)
+                {
+                    var due = Math.Min(total, (long)(stop.Elapsed.TotalSeconds * share));
+                    while (issued < due)
+                    {
+                        // A starved pacer must not run past the end of the window.
+                        if ((issued & 63) == 0 && stop.Elapsed >= duration) break;
+                        var d = sims[next];
+                        next += pacerCount;
+                        if (next >= devices) next = part;
+                        issued++;
+                        var seq = ++d.Seq;
+                        System.Text.Unicode.Utf8.TryWrite(scratch, CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":{boot},\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}", out var length);
+                        var message = new MqttApplicationMessage { Topic = d.Topic, Payload = new ReadOnlySequence<byte>(scratch[..length].ToArray()), QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce };
+                        Interlocked.Increment(ref run.Sent);
+                        var started = Stopwatch.GetTimestamp();
+                        Task<MqttClientPublishResult> task;
+                        try
+                        {
+                            task = d.Client.PublishAsync(message);
+                        }
+                        catch (Exception e) when (e is MqttCommunicationException or InvalidOperationException)
+                        {
+                            task = Task.FromException<MqttClientPublishResult>(e);
+                        }
+                        run.Rent().Start(task, started);
+                    }
+                    Thread.Sleep(1);
+                }
+                if (Interlocked.Decrement(ref running) == 0) Interlocked.Exchange(ref run.AckedInWindow, Interlocked.Read(ref run.Acked));
+            }) { IsBackground = true, Name = "ingest pacer " + k };
+        }
+        foreach (var t in pacers) t.Start();
+
+        var backlog = new List<long>();
+        var queue = new List<int>();
+        var drainUntil = duration + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            await Task.Delay(1000);
+            var b = Interlocked.Read(ref run.Sent) - Interlocked.Read(ref run.Acked) - Interlocked.Read(ref run.Failed);
             backlog.Add(b);
-            Console.Write($"\r{stop.Elapsed.TotalSeconds,5:0} s  sent {Interlocked.Read(ref sent),9}  acked {Interlocked.Read(ref acked),9}  backlog {b,7}");
+            if (storeQueue is not null && await storeQueue() is { } q) queue.Add(q);
+            Console.Write($"\r{stop.Elapsed.TotalSeconds,5:0} s  sent {Interlocked.Read(ref run.Sent),9}  acked {Interlocked.Read(ref run.Acked),9}  backlog {b,7}  {(queue.Count > 0 ? $"store queue {queue[^1],6}" : "")}");
+            if (Volatile.Read(ref running) == 0 && (b == 0 || stop.Elapsed > drainUntil)) break;
         }
         Console.WriteLine();
-        var elapsed = Math.Min(stop.Elapsed.TotalSeconds, seconds + 30);
+        var elapsed = stop.Elapsed.TotalSeconds;
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        double? hostCpu = hostBefore is { } h0 && ProcessCpu.Of(hostPid!.Value) is { } h1 ? h1 - h0 : null;
+        double? dbCpu = dbBefore is { } d0 && ProcessCpu.OfPostgres(databasePort!.Value) is { } d1 ? d1 - d0 : null;
         foreach (var c in clients) c?.Dispose();
-        var merged = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
-        double Pct(double p) => merged.Length == 0 ? 0 : merged[Math.Min(merged.Length - 1, (int)(p * merged.Length))];
-        return new LoadResult(Interlocked.Read(ref acked) / elapsed, sent, acked, Pct(0.50), Pct(0.99), backlog);
+        var (p50, p99) = run.Percentiles();
+        // Sustained: what was acknowledged while the load was offered (the drain after it is not counted).
+        return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue);
     }
 
     private static int Arg(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v) ? v : fallback;
+    }
+}
+
+/// <summary>CPU seconds used so far by a process (and its reaped children), from /proc; null elsewhere.</summary>
+internal static class ProcessCpu
+{
+    private const double TicksPerSecond = 100.0; // USER_HZ on Linux
+
+    public static double? Of(int pid, bool withChildren = false)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // Fields after the name start at 3 (state): utime 14, stime 15, cutime 16, cstime 17.
+            var ticks = long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture);
+            if (withChildren) ticks += long.Parse(f[13], CultureInfo.InvariantCulture) + long.Parse(f[14], CultureInfo.InvariantCulture);
+            return ticks / TicksPerSecond;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The PostgreSQL server listening on <paramref name="port"/>: its postmaster, its live backends and the reaped ones.</summary>
+    public static double? OfPostgres(int port)
+    {
+        if (!Directory.Exists("/proc")) return null;
+        int? postmaster = null;
+        var parents = new Dictionary<int, int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var pid)) continue;
+            try
+            {
+                var cmd = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (cmd.Contains("postgres", StringComparison.Ordinal) && cmd.Contains($"-p {port} ", StringComparison.Ordinal)) postmaster = pid;
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+            {
+            }
+        }
+        if (postmaster is not { } pm) return null;
+        var total = Of(pm, withChildren: true) ?? 0;
+        foreach (var (pid, parent) in parents)
+            if (parent == pm) total += Of(pid) ?? 0;
+        return total;
     }
 }
