@@ -24,10 +24,11 @@ internal static class Commands
         var credentials = new Option<FileInfo?>("--credentials") { Description = "Device credentials issued by the controller (JSON array of {deviceId, mqttPassword, hmacKeyBase64}); default: anonymous broker" };
         var standIn = new Option<bool>("--stand-in") { Description = "Publish the retained commands a controller would (kit configs, timetables, allow-lists); anonymous broker only" };
         var start = new Option<string?>("--start") { Description = "Local start time (HH:mm) in the first school's time zone on the district's date; default 06:30 or the scenario's start" };
+        var idleStep = new Option<string?>("--idle-step") { Description = "A longer simulated step (e.g. 10s) for quiet times: no card tap near, no scenario step near, no door in use" };
         var school = new Option<string[]>("--school") { Description = "Simulate only these schools", AllowMultipleArgumentsPerToken = true };
         var command = new Command("district", "Run a simulated district against an MQTT broker.")
         {
-            broker, district, speed, scenario, seed, load, duration, credentials, standIn, school, start,
+            broker, district, speed, scenario, seed, load, duration, credentials, standIn, school, start, idleStep,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -50,6 +51,7 @@ internal static class Commands
                     : null,
                 Scenario = parse.GetValue(scenario),
                 Duration = length,
+                IdleStep = parse.GetValue(idleStep) is { } idle ? SimTime.Parse(idle) : null,
                 Credentials = parse.GetValue(credentials) is { } c ? CredentialsFile.Load(c.FullName) : null,
                 StandInController = parse.GetValue(standIn),
                 Schools = parse.GetValue(school) is { Length: > 0 } s ? s : null,

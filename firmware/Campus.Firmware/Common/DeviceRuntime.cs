@@ -345,8 +345,9 @@ namespace Campus.Firmware.Common
                 }
                 SendPending();
                 // Woken at once by a new message, a PUBACK, a lost connection or Stop; the timeout only
-                // bounds how long a dropped Wi-Fi goes unnoticed.
-                _sendSignal.WaitOne(200, false);
+                // bounds how long a dropped Wi-Fi goes unnoticed (each timed wake costs every device a
+                // thread switch, which adds up in a simulated fleet of hundreds).
+                _sendSignal.WaitOne(2000, false);
             }
         }
 
@@ -533,7 +534,7 @@ namespace Campus.Firmware.Common
                 if (!have)
                 {
                     // Woken at once by a received command or Stop.
-                    _commandSignal.WaitOne(1000, false);
+                    _commandSignal.WaitOne(5000, false);
                     continue;
                 }
                 try
