@@ -31,6 +31,9 @@ internal static class DemoModeExtensions
     {
         builder.Services.Configure<DemoOptions>(builder.Configuration.GetSection(DemoOptions.SectionName));
         builder.Services.AddHostedService<DemoDistrictService>();
+        // The developer page's scenarios (Campus.Dashboard's IScenarioRunner) run on the simulated district.
+        builder.Services.AddSingleton<DemoScenarioRunner>();
+        builder.Services.AddSingleton<Campus.Dashboard.Developer.IScenarioRunner>(sp => sp.GetRequiredService<DemoScenarioRunner>());
         return builder;
     }
 }
@@ -44,6 +47,7 @@ internal sealed partial class DemoDistrictService(
     IGrainFactory grains,
     IOptions<DemoOptions> options,
     IOptions<CampusMqttOptions> mqtt,
+    DemoScenarioRunner scenarios,
     ILogger<DemoDistrictService> logger) : BackgroundService
 {
     private const string By = "demo";
@@ -73,6 +77,7 @@ internal sealed partial class DemoDistrictService(
             Seed = o.Seed,
             Credentials = credentials,
         }, stoppingToken).ConfigureAwait(false);
+        scenarios.Attach(_simulation);
         Console.WriteLine($"Demo district '{district.Name}' ({file}): {district.Schools.Count} school(s), {buildings} building(s), {district.Rooms.Count()} rooms, "
             + $"{credentials.Count} simulated devices (firmware in the loop) on mqtt://127.0.0.1:{mqtt.Value.Port}, {district.People.Count} people, speed x{o.Speed}.");
         LogStarted(logger, district.Name, credentials.Count, o.Speed);

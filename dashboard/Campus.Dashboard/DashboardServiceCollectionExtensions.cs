@@ -164,6 +164,7 @@ public static class DashboardServiceCollectionExtensions
         app.MapOpenApi("/openapi/{documentName}.json");
         AccountEndpoints.Map(app);
         ApiEndpoints.Map(app);
+        DeveloperEndpoints.Map(app);    // demo only: mapped when the host registered a scenario runner
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -56,7 +56,8 @@ public sealed class DashboardHost : IAsyncDisposable
 
     public const string OtherSchoolGuard = "s02-guard";
 
-    public static async Task<DashboardHost> StartAsync(int loginPermitLimit = 10_000)
+    /// <param name="configureServices">Extra services of the host (e.g. a scenario runner), added after the dashboard's.</param>
+    public static async Task<DashboardHost> StartAsync(int loginPermitLimit = 10_000, Action<IServiceCollection>? configureServices = null)
     {
         var port = FreePort.Get();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -79,6 +80,7 @@ public sealed class DashboardHost : IAsyncDisposable
         });
         builder.Services.AddCampusController(builder.Configuration);
         builder.Services.AddCampusDashboard(builder.Configuration);
+        configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapCampusDashboard();
         await app.StartAsync();
@@ -172,6 +174,13 @@ public sealed class ApiClient : IDisposable
     }
 
     public Task<HttpResponseMessage> GetAsync(string path) => SendAsync(HttpMethod.Get, path);
+
+    /// <summary>Sends with one more cookie besides the sign-in one (e.g. the antiforgery cookie of a form).</summary>
+    public async Task<HttpResponseMessage> SendWithCookieAsync(HttpRequestMessage request, string cookie)
+    {
+        request.Headers.Add("Cookie", _cookie is null ? cookie : _cookie + "; " + cookie);
+        return await _http.SendAsync(request);
+    }
 
     public void Dispose() => _http.Dispose();
 }
