@@ -33,7 +33,7 @@ internal sealed partial class DemoScenarioRunner(TimeProvider time, ILogger<Demo
     {
         ["night-break-in"] = ("Night break-in", "A classroom door is forced open for 20 s: the reader reports it, the controller raises a door-forced alert."),
         ["door-held-open"] = ("Door held open", "Someone leaves through the exit button and the door stays open 150 s: pre-alarm, then alarm."),
-        ["cloned-card-replay"] = ("Cloned card replayed", "A security guard's card is tapped; 5 minutes later the captured access event is published again, which the controller must reject as a replay."),
+        ["cloned-card-replay"] = ("Cloned card replayed", "A security guard's card is tapped; 5 minutes later the captured access event is published again with the door's credentials: the controller takes the byte-identical copy for a redelivery and logs the entry once."),
         ["meter-failure"] = ("Meter failure", "The room's energy meter stops answering, then answers with bad checksums: readings without power."),
         ["device-offline"] = ("Device offline", "The room's environment node loses power (last will), then boots again."),
         ["energy-waste"] = ("Energy waste after hours", "Lights are left on in the empty room after hours."),
