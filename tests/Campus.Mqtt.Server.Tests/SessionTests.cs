@@ -1,3 +1,4 @@
+using System.Text;
 using Campus.Mqtt.Protocol;
 using Campus.Mqtt.Server.Tests.Support;
 using Campus.Testing;
@@ -190,6 +191,32 @@ public sealed class SessionTests
         Assert.Equal("campus/s1/energy", first.Topic);
         Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, first.Qos);
         Assert.Equal("campus/end", (await sub.ExpectAsync(MqttPacketType.Publish)).Topic);
+    }
+
+    [Fact]
+    public async Task Intercepting_hook_sees_the_last_will_of_a_dropped_client_before_it_is_routed()
+    {
+        await using var server = await TestBroker.StartAsync();
+        var seen = new List<string>();
+        server.InterceptingPublishAsync += e =>
+        {
+            lock (seen) seen.Add($"{e.ClientId}:{e.ApplicationMessage.Topic}:{Encoding.UTF8.GetString(e.ApplicationMessage.Payload)}");
+            e.ProcessPublish = !e.ClientId.StartsWith("hidden", StringComparison.Ordinal);
+            return Task.CompletedTask;
+        };
+        await using var sub = await RawMqttClient.ConnectAsync(server.Port, "sub");
+        await sub.SubscribeAsync(1, ("devices/#", MqttQualityOfServiceLevel.AtMostOnce));
+        var hidden = await RawMqttClient.ConnectAsync(server.Port, "hidden-1", willTopic: "devices/hidden-1/status", willPayload: "offline");
+        var node = await RawMqttClient.ConnectAsync(server.Port, "node-1", willTopic: "devices/node-1/status", willPayload: "offline");
+        hidden.Drop();
+        await Poll.UntilAsync(() => { lock (seen) return seen.Count == 1; }, "the hook saw the first will");
+        node.Drop();
+
+        var routed = await sub.ExpectAsync(MqttPacketType.Publish);
+        Assert.Equal("devices/node-1/status", routed.Topic);
+        lock (seen) Assert.Equal(["hidden-1:devices/hidden-1/status:offline", "node-1:devices/node-1/status:offline"], seen);
+        await hidden.DisposeAsync();
+        await node.DisposeAsync();
     }
 
     [Fact]

@@ -581,7 +581,13 @@ internal sealed class MqttConnection : IPacketSink
                 else
                 {
                     Log.PublishingWill(_core.Logger, ClientId, will.Topic);
-                    _core.Publish(will);
+                    // A will is a publish of this client's like any other: the publish hook sees it
+                    // (so an application, such as the controller, learns the client is gone) and
+                    // may keep it from being routed.
+                    var route = true;
+                    if (_server.HasPublishInterceptor)
+                        route = (await _server.InterceptPublishAsync(will, ClientId, UserName).ConfigureAwait(false)).ProcessPublish;
+                    if (route) _core.Publish(will);
                 }
             }
             Log.ClientDisconnected(_core.Logger, ClientId, reason);
