@@ -4,12 +4,18 @@ using Campus.Controller.History;
 using Campus.Controller.Services;
 using Campus.Grains;
 using Campus.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Campus.Controller.Grains;
 
 /// <summary>A registered device with its secrets (password hash and HMAC key).</summary>
 internal sealed record DeviceRecord(DeviceSpec Spec, string PasswordHash, string PasswordSalt, string HmacKey, DateTimeOffset IssuedAt);
 
+/// <summary>
+/// The registry's head document: schools and buildings (a few per school). Rooms, devices and
+/// people live in <see cref="RegistryShards{T}"/>; the three dictionaries here are only read, once,
+/// from a registry written by an earlier version as one document, and then moved into shards.
+/// </summary>
 internal sealed class RegistryState
 {
     public Dictionary<string, SchoolSpec> Schools { get; set; } = new(StringComparer.Ordinal);
@@ -23,27 +29,53 @@ internal sealed class RegistryState
 /// Provisioning for the district: the persisted truth of schools, rooms, devices (with hashed
 /// MQTT passwords and HMAC keys) and people. It hands each grain its part and keeps the
 /// in-memory <see cref="DeviceDirectory"/> that ingestion and the broker use. Every change is
-/// audited.
+/// audited. Persistence: schools and buildings in one small head document; rooms, devices and
+/// people in fixed sets of shards (<see cref="RegistryShards{T}"/>), so a change writes one
+/// shard, however large the district.
 /// </summary>
 internal sealed class RegistryGrain(
     [PersistentState("registry")] IPersistentState<RegistryState> state,
+    [FromKeyedServices(GrainStorageNames.Default)] IGrainStorage storage,
     DeviceDirectory directory,
     DeviceWatch watch,
     IHistoryStore history,
     TimeProvider time) : Grain, IRegistryGrain
 {
+    /// <summary>Shard counts: at 250,000 devices a device change rewrites about 250 of them.</summary>
+    internal const int DeviceShards = 1024, PeopleShards = 512, RoomShards = 128;
+
+    private RegistryShards<RoomSpec> _rooms = null!;
+    private RegistryShards<DeviceRecord> _devices = null!;
+    private RegistryShards<PersonProfile> _people = null!;
+
     private RegistryState S => state.State;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _rooms = new RegistryShards<RoomSpec>(storage, GrainId, "registry-rooms", RoomShards);
+        _devices = new RegistryShards<DeviceRecord>(storage, GrainId, "registry-devices", DeviceShards);
+        _people = new RegistryShards<PersonProfile>(storage, GrainId, "registry-people", PeopleShards);
+        await _rooms.LoadAsync();
+        await _devices.LoadAsync();
+        await _people.LoadAsync();
+        if (S.Rooms.Count + S.Devices.Count + S.People.Count > 0)
+        {
+            // A registry kept as one document by an earlier version: move it into shards, once.
+            await _rooms.SetManyAsync(S.Rooms);
+            await _devices.SetManyAsync(S.Devices);
+            await _people.SetManyAsync(S.People);
+            S.Rooms.Clear();
+            S.Devices.Clear();
+            S.People.Clear();
+            await state.WriteStateAsync();
+        }
         var now = time.GetUtcNow();
-        foreach (var d in S.Devices.Values)
+        foreach (var d in _devices.Values)
         {
             directory.Set(Entry(d));
             watch.Seen(d.Spec.Id, d.Spec.Kind, now); // devices silent since a restart go offline after their timeout
         }
         directory.Loaded = true;
-        return Task.CompletedTask;
     }
 
     public Task Load() => Task.CompletedTask;
@@ -83,8 +115,7 @@ internal sealed class RegistryGrain(
         room = room with { Building = room.BuildingOrDefault() };
         if (room.Building != BuildingSpec.DefaultId && !S.Buildings.ContainsKey(DeviceGrains.RoomKey(room.School, room.Building!)))
             throw new ArgumentException($"Building '{room.Building}' of school '{room.School}' is not registered; register the building first, or leave it out for the school's default building.", nameof(room));
-        S.Rooms[DeviceGrains.RoomKey(room.School, room.Id)] = room;
-        await state.WriteStateAsync();
+        await _rooms.SetAsync(DeviceGrains.RoomKey(room.School, room.Id), room);
         await GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(room.School, room.Id)).Configure(room);
         await AuditAsync(room.School, by, "room.upsert", room.Id);
         return room;
@@ -112,16 +143,16 @@ internal sealed class RegistryGrain(
         ArgumentNullException.ThrowIfNull(device);
         RequireSchool(device.School);
         CheckId(device.Id, "device id");
-        if (!S.Rooms.ContainsKey(DeviceGrains.RoomKey(device.School, device.Room)))
+        if (!_rooms.ContainsKey(DeviceGrains.RoomKey(device.School, device.Room)))
             throw new ArgumentException($"Room '{device.Room}' of school '{device.School}' is not registered; register the room first.", nameof(device));
         if (device.Kind == DeviceKind.Unknown) throw new ArgumentException("A device needs a kind: energy, env, door, sign or maker.", nameof(device));
-        if (S.Devices.TryGetValue(device.Id, out var existing) && existing.Spec.Kind != device.Kind)
+        if (_devices.TryGetValue(device.Id, out var existing) && existing.Spec.Kind != device.Kind)
             throw new ArgumentException($"Device '{device.Id}' is already registered as {existing.Spec.Kind.ToWire()}; device ids are unique in the district.", nameof(device));
     }
 
     public async Task<DeviceCredentials> RotateCredentials(string deviceId, string by)
     {
-        if (!S.Devices.TryGetValue(deviceId, out var record))
+        if (!_devices.TryGetValue(deviceId, out var record))
             throw new ArgumentException($"Device '{deviceId}' is not registered.", nameof(deviceId));
         return await IssueAsync(record.Spec, by, "credential.rotate");
     }
@@ -134,8 +165,7 @@ internal sealed class RegistryGrain(
         var (hash, salt) = Secrets.Hash(password);
         var now = time.GetUtcNow();
         var record = new DeviceRecord(device, hash, salt, key, now);
-        S.Devices[device.Id] = record;
-        await state.WriteStateAsync();
+        await _devices.SetAsync(device.Id, record);
         directory.Set(Entry(record));
         await DeviceGrains.Get(GrainFactory, device.Kind, device.Id).Provision(device, key);
         await AuditAsync(device.School, by, action, device.Id);
@@ -149,9 +179,8 @@ internal sealed class RegistryGrain(
         RequireSchool(person.School);
         foreach (var c in person.Cards)
             if (!IsCardUid(c.Uid)) throw new ArgumentException($"Card '{c.Uid}' is not a UID of 8 or 14 upper-case hex digits.", nameof(person));
-        var previousSchool = S.People.TryGetValue(person.Id, out var old) ? old.School : null;
-        S.People[person.Id] = person;
-        await state.WriteStateAsync();
+        var previousSchool = _people.TryGetValue(person.Id, out var old) ? old.School : null;
+        await _people.SetAsync(person.Id, person);
         await GrainFactory.GetGrain<ISchoolGrain>(person.School).SetPerson(person);
         if (previousSchool is not null && !string.Equals(previousSchool, person.School, StringComparison.Ordinal))
             await GrainFactory.GetGrain<ISchoolGrain>(previousSchool).SetPerson(person);
@@ -159,20 +188,20 @@ internal sealed class RegistryGrain(
         return person;
     }
 
-    public Task<DeviceSpec?> GetDevice(string deviceId) => Task.FromResult(S.Devices.TryGetValue(deviceId, out var d) ? d.Spec : null);
-    public Task<PersonProfile?> GetPerson(string personId) => Task.FromResult(S.People.GetValueOrDefault(personId));
+    public Task<DeviceSpec?> GetDevice(string deviceId) => Task.FromResult(_devices.TryGetValue(deviceId, out var d) ? d.Spec : null);
+    public Task<PersonProfile?> GetPerson(string personId) => Task.FromResult(_people.GetValueOrDefault(personId));
     public Task<IReadOnlyList<SchoolSpec>> ListSchools() => Task.FromResult<IReadOnlyList<SchoolSpec>>([.. S.Schools.Values.OrderBy(s => s.Id, StringComparer.Ordinal)]);
-    public Task<IReadOnlyList<RoomSpec>> ListRooms(string school) => Task.FromResult<IReadOnlyList<RoomSpec>>([.. S.Rooms.Values.Where(r => r.School == school).Select(r => r with { Building = r.BuildingOrDefault() }).OrderBy(r => r.Id, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<RoomSpec>> ListRooms(string school) => Task.FromResult<IReadOnlyList<RoomSpec>>([.. _rooms.Values.Where(r => r.School == school).Select(r => r with { Building = r.BuildingOrDefault() }).OrderBy(r => r.Id, StringComparer.Ordinal)]);
 
     public Task<IReadOnlyList<BuildingSpec>> ListBuildings(string school)
     {
         var list = S.Buildings.Values.Where(b => b.School == school).ToList();
-        if (!list.Any(b => b.Id == BuildingSpec.DefaultId) && S.Rooms.Values.Any(r => r.School == school && r.BuildingOrDefault() == BuildingSpec.DefaultId))
+        if (!list.Any(b => b.Id == BuildingSpec.DefaultId) && _rooms.Values.Any(r => r.School == school && r.BuildingOrDefault() == BuildingSpec.DefaultId))
             list.Add(BuildingSpec.Default(school));
         return Task.FromResult<IReadOnlyList<BuildingSpec>>([.. list.OrderBy(b => b.Id, StringComparer.Ordinal)]);
     }
-    public Task<IReadOnlyList<DeviceSpec>> ListDevices(string school) => Task.FromResult<IReadOnlyList<DeviceSpec>>([.. S.Devices.Values.Select(d => d.Spec).Where(d => d.School == school).OrderBy(d => d.Id, StringComparer.Ordinal)]);
-    public Task<IReadOnlyList<PersonProfile>> ListPeople(string school) => Task.FromResult<IReadOnlyList<PersonProfile>>([.. S.People.Values.Where(p => p.School == school).OrderBy(p => p.Id, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<DeviceSpec>> ListDevices(string school) => Task.FromResult<IReadOnlyList<DeviceSpec>>([.. _devices.Values.Select(d => d.Spec).Where(d => d.School == school).OrderBy(d => d.Id, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<PersonProfile>> ListPeople(string school) => Task.FromResult<IReadOnlyList<PersonProfile>>([.. _people.Values.Where(p => p.School == school).OrderBy(p => p.Id, StringComparer.Ordinal)]);
 
     private void RequireSchool(string school)
     {

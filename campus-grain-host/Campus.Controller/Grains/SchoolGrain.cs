@@ -126,6 +126,13 @@ internal sealed class SchoolGrain(
     public async Task AddDevice(DeviceSpec device)
     {
         ArgumentNullException.ThrowIfNull(device);
+        // The school keeps only the devices it commands (doors: allow-lists, unlock, lockdown; class
+        // signs: lockdown), so registering meters and sensors does not rewrite its state.
+        if (device.Kind is not (DeviceKind.Door or DeviceKind.Sign))
+        {
+            if (S.Devices.Remove(device.Id)) await state.WriteStateAsync();
+            return;
+        }
         S.Devices[device.Id] = device;
         await state.WriteStateAsync();
         if (device.Kind == DeviceKind.Door) ScheduleAllowLists();
