@@ -11,55 +11,15 @@ namespace Campus.Dashboard.Tests;
 /// </summary>
 public sealed class BrowserTests : IAsyncLifetime
 {
-    private static readonly string[] ChromiumArgs = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-    private DashboardHost _host = default!;
-    private IPlaywright _playwright = default!;
-    private IBrowser _browser = default!;
+    private BrowserHost _browser = default!;
 
-    public async Task InitializeAsync()
-    {
-        _host = await DashboardHost.StartAsync();
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = "/usr/bin/chromium", Headless = true, Args = ChromiumArgs });
-    }
+    public async Task InitializeAsync() => _browser = await BrowserHost.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-        await _host.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _browser.DisposeAsync();
 
-    /// <summary>The browser uses "localhost" (a secure context), so the Secure sign-in cookie is kept over plain HTTP.</summary>
-    private string BrowserUrl => _host.Url.Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
+    private Task<IPage> SignInAsync(string user, string page) => _browser.SignInAsync(user, page);
 
-    private async Task<IPage> SignInAsync(string user, string page)
-    {
-        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BrowserUrl, ViewportSize = new ViewportSize { Width = 1400, Height = 1100 } });
-        var p = await context.NewPageAsync();
-        await p.GotoAsync("/login?returnUrl=" + Uri.EscapeDataString(page));
-        await p.FillAsync("input[name=userName]", user);
-        await p.FillAsync("input[name=password]", DashboardHost.Password);
-        await p.ClickAsync("button[type=submit]");
-        await p.WaitForURLAsync("**" + page);
-        // Interactive and subscribed to the school's grain.
-        await p.Locator("[data-live=on]").WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
-        return p;
-    }
-
-    private static string Screenshot(string name)
-    {
-        var dir = Path.Combine(RepositoryRoot(), "TestResults", "screenshots");
-        Directory.CreateDirectory(dir);
-        return Path.Combine(dir, name);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Campus.sln"))) return d.FullName;
-        return AppContext.BaseDirectory;
-    }
+    private static string Screenshot(string name) => Browser.Screenshot(name);
 
     [Fact]
     public async Task Security_sees_a_forced_door_alert_appear_live_acknowledges_it_and_finds_it_in_the_audit_log()
@@ -67,7 +27,7 @@ public sealed class BrowserTests : IAsyncLifetime
         var page = await SignInAsync("s01-guard", "/security");
         Assert.Equal(0, await page.Locator("tr.alert-row").CountAsync());
 
-        await _host.PublishAsync("s01", "r101", "door", "d1", "event", _host.SignedDoorEvent("d1", 1, "\"type\":\"forced\""));
+        await _browser.Host.PublishAsync("s01", "r101", "door", "d1", "event", _browser.Host.SignedDoorEvent("d1", 1, "\"type\":\"forced\""));
 
         var row = page.Locator("tr.alert-row[data-type=DoorForced]");
         await row.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
@@ -91,9 +51,9 @@ public sealed class BrowserTests : IAsyncLifetime
         foreach (var (seq, kwh, at) in readings)
         {
             var json = $"{{\"v\":1,\"boot\":1,\"seq\":{seq},\"ts\":{at.ToUnixTimeMilliseconds()},\"energyKwh\":{kwh.ToString(System.Globalization.CultureInfo.InvariantCulture)},\"powerW\":{(800 + seq * 50).ToString(System.Globalization.CultureInfo.InvariantCulture)}}}";
-            await _host.PublishAsync("s01", "r101", "energy", "m1", "telemetry", Encoding.UTF8.GetBytes(json));
+            await _browser.Host.PublishAsync("s01", "r101", "energy", "m1", "telemetry", Encoding.UTF8.GetBytes(json));
         }
-        await Poll.UntilAsync(async () => (await _host.History.GetTelemetryAsync(new Controller.History.TelemetryQuery("s01", "m1", now.AddHours(-1), now.AddHours(1)))).Items.Count == 3,
+        await Poll.UntilAsync(async () => (await _browser.Host.History.GetTelemetryAsync(new Controller.History.TelemetryQuery("s01", "m1", now.AddHours(-1), now.AddHours(1)))).Items.Count == 3,
             "the three readings are stored");
 
         var page = await SignInAsync("s01-facilities", "/facilities");

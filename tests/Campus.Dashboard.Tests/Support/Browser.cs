@@ -28,16 +28,22 @@ public sealed class Browser : IAsyncDisposable
         return new Browser(playwright, browser, hostUrl);
     }
 
-    /// <summary>Signs in through the sign-in form and waits for <paramref name="page"/>.</summary>
-    public async Task<IPage> SignInAsync(string user, string password, string page)
+    /// <summary>
+    /// Signs in through the sign-in form and waits for <paramref name="page"/>; with
+    /// <paramref name="waitForLive"/>, also until the page is interactive and follows its school live.
+    /// </summary>
+    public async Task<IPage> SignInAsync(string user, string password, string page, bool waitForLive = false)
     {
         var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _url, ViewportSize = new ViewportSize { Width = 1400, Height = 1100 } });
+        // Generous deadlines: the machine may be busy with other builds and browsers.
+        context.SetDefaultTimeout(60_000);
         var p = await context.NewPageAsync();
         await p.GotoAsync("/login?returnUrl=" + Uri.EscapeDataString(page));
         await p.FillAsync("input[name=userName]", user);
         await p.FillAsync("input[name=password]", password);
         await p.ClickAsync("button[type=submit]");
-        await p.WaitForURLAsync("**" + page);
+        await p.WaitForURLAsync("**" + page, new PageWaitForURLOptions { Timeout = 60_000 });
+        if (waitForLive) await p.Locator("[data-live=on]").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
         return p;
     }
 
