@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -37,8 +36,6 @@ internal sealed class MqttConnection : IPacketSink
     private readonly Pipe _input = new(InputOptions);
     private readonly Pipe _output = new(OutputOptions);
     private readonly Lock _writeLock = new();
-    private readonly byte[] _pubAckBuffer = new byte[4];
-    private Task? _directSend;
     private readonly TimeProvider _time;
     private long _pendingBytes;
     private long _slowDrops;
@@ -366,7 +363,6 @@ internal sealed class MqttConnection : IPacketSink
         lock (_writeLock)
         {
             if (_outputClosed) return;
-            if (type == MqttPacketType.PubAck && TrySendPubAckDirectly(packetIdentifier)) return;
             var writer = _output.Writer;
             MqttV311Encoder.WriteAcknowledgement(writer, type, packetIdentifier);
             FlushLocked(writer);
@@ -395,65 +391,6 @@ internal sealed class MqttConnection : IPacketSink
         }
     }
 
-    /// <summary>
-    /// A PUBACK with nothing else waiting to go out is sent from this thread (the one that decided
-    /// it): a socket send usually completes at once, and then no send-loop wake-up, thread-pool hop
-    /// or pipe segment is spent on 4 bytes. A send that would block goes on asynchronously, and the
-    /// send loop writes nothing before it has finished, so the output keeps its order. Plain TCP
-    /// only; TLS output always goes through the send loop. The caller holds the write lock.
-    /// </summary>
-    private bool TrySendPubAckDirectly(ushort packetIdentifier)
-    {
-        if (_pendingBytes != 0 || _stream is not NetworkStream || _directSend is { IsCompleted: false }) return false;
-        var buffer = _pubAckBuffer;
-        buffer[0] = (byte)((int)MqttPacketType.PubAck << 4);
-        buffer[1] = 2;
-        BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(2), packetIdentifier);
-        ValueTask<int> send;
-        try
-        {
-            send = _socket.SendAsync(buffer.AsMemory(), SocketFlags.None);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            SetCloseReason(MqttClientDisconnectType.NotClean);
-            return true;
-        }
-        if (send.IsCompleted)
-        {
-            try
-            {
-                send.GetAwaiter().GetResult();
-                _core.Metrics.BytesOut.Add(buffer.Length);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                SetCloseReason(MqttClientDisconnectType.NotClean);
-            }
-            return true;
-        }
-        _pendingBytes += buffer.Length;
-        _directSend = FinishDirectSendAsync(send, buffer.Length);
-        return true;
-    }
-
-    private async Task FinishDirectSendAsync(ValueTask<int> send, int length)
-    {
-        try
-        {
-            await send.ConfigureAwait(false);
-            _core.Metrics.BytesOut.Add(length);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            SetCloseReason(MqttClientDisconnectType.NotClean);
-        }
-        finally
-        {
-            lock (_writeLock) _pendingBytes -= length;
-        }
-    }
-
     private void FlushLocked(PipeWriter writer)
     {
         _pendingBytes += writer.UnflushedBytes;
@@ -473,8 +410,6 @@ internal sealed class MqttConnection : IPacketSink
                 var result = await reader.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var length = buffer.Length;
-                // A directly sent PUBACK that had to wait goes first (see TrySendPubAckDirectly).
-                if (Volatile.Read(ref _directSend) is { IsCompleted: false } direct) await direct.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 if (length > 0)
                 {
                     if (buffer.IsSingleSegment) await _stream.WriteAsync(buffer.First).ConfigureAwait(false);
