@@ -24,73 +24,99 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
     private readonly Lock _lock = new();
 
     /// <summary>Starts listening to a school; dispose the result to stop.</summary>
-    public async Task<IAsyncDisposable> ListenAsync(string school, Action<LiveChange> listener)
+    public Task<IAsyncDisposable> ListenAsync(string school, Action<LiveChange> listener) =>
+        ListenAsync(_feeds, school, listener, () => new SchoolFeed(this, school));
+
+    /// <summary>Adds a listener to the school's feed of its kind, starting the feed for the first one.</summary>
+    private async Task<IAsyncDisposable> ListenAsync<TFeed, TChange>(Dictionary<string, TFeed> feeds, string school, Action<TChange> listener, Func<TFeed> create)
+        where TFeed : Feed<TChange>
     {
-        SchoolFeed feed;
+        TFeed feed;
         bool first;
         lock (_lock)
         {
-            first = !_feeds.TryGetValue(school, out feed!);
+            first = !feeds.TryGetValue(school, out feed!);
             if (first)
             {
-                feed = new SchoolFeed(this, school);
-                _feeds[school] = feed;
+                feed = create();
+                feeds[school] = feed;
             }
             feed.Listeners.Add(listener);
         }
         if (first) await feed.StartAsync().ConfigureAwait(false);
         else await feed.Started.ConfigureAwait(false);
-        return new Registration(this, feed, listener);
+        return new Registration(() => RemoveAsync(feeds, feed, listener));
     }
 
-    private async ValueTask RemoveAsync(SchoolFeed feed, Action<LiveChange> listener)
+    /// <summary>Removes a listener; the last one stops the feed.</summary>
+    private async ValueTask RemoveAsync<TFeed, TChange>(Dictionary<string, TFeed> feeds, TFeed feed, Action<TChange> listener)
+        where TFeed : Feed<TChange>
     {
         bool last;
         lock (_lock)
         {
             feed.Listeners.Remove(listener);
             last = feed.Listeners.Count == 0;
-            if (last) _feeds.Remove(feed.School);
+            if (last) feeds.Remove(feed.School);
         }
         if (last) await feed.StopAsync(unsubscribe: true).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
-        List<SchoolFeed> feeds;
+        List<IFeed> feeds;
         lock (_lock)
         {
-            feeds = [.. _feeds.Values];
+            feeds = [.. _feeds.Values, .. _doorFeeds.Values];
             _feeds.Clear();
+            _doorFeeds.Clear();
         }
         // The host is shutting down and the grain runtime with it: drop the observers without calling grains.
         foreach (var f in feeds) await f.StopAsync(unsubscribe: false).ConfigureAwait(false);
-        await DisposeDoorFeedsAsync().ConfigureAwait(false);
     }
 
-    private sealed class Registration(LiveHub hub, SchoolFeed feed, Action<LiveChange> listener) : IAsyncDisposable
+    private sealed class Registration(Func<ValueTask> remove) : IAsyncDisposable
     {
         private int _disposed;
 
-        public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? hub.RemoveAsync(feed, listener) : ValueTask.CompletedTask;
+        public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? remove() : ValueTask.CompletedTask;
     }
 
-    private sealed class SchoolFeed(LiveHub hub, string school) : ISchoolObserver
+    private interface IFeed
+    {
+        Task StopAsync(bool unsubscribe);
+    }
+
+    /// <summary>
+    /// A school's feed of one kind: its grain observer, subscribed while a listener is there and
+    /// renewed every <see cref="Resubscribe"/> (grain subscriptions expire), and its listeners.
+    /// </summary>
+    private abstract class Feed<TChange>(LiveHub hub, string school) : IFeed
     {
         private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private ISchoolObserver? _reference;
         private ITimer? _timer;
 
         public string School => school;
-        public List<Action<LiveChange>> Listeners { get; } = [];
+        public List<Action<TChange>> Listeners { get; } = [];
         public Task Started => _started.Task;
+        protected LiveHub Hub => hub;
+
+        /// <summary>Subscribes the observer (again, on renewal).</summary>
+        protected abstract Task SubscribeAsync();
+
+        protected abstract Task UnsubscribeAsync();
+
+        /// <summary>Whether the observer's object reference was made (by the first subscription).</summary>
+        protected abstract bool HasReference { get; }
+
+        /// <summary>Releases the observer's object reference.</summary>
+        protected abstract void DeleteReference();
 
         public async Task StartAsync()
         {
             try
             {
-                _reference = hub._grains.CreateObjectReference<ISchoolObserver>(this);
-                await hub._grains.GetGrain<ISchoolGrain>(school).Subscribe(_reference).ConfigureAwait(false);
+                await SubscribeAsync().ConfigureAwait(false);
                 _timer = hub._time.CreateTimer(_ => _ = RenewAsync(), null, Resubscribe, Resubscribe);
                 _started.TrySetResult();
             }
@@ -105,7 +131,7 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
         {
             try
             {
-                if (_reference is not null) await hub._grains.GetGrain<ISchoolGrain>(school).Subscribe(_reference).ConfigureAwait(false);
+                await SubscribeAsync().ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -116,10 +142,10 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
         public async Task StopAsync(bool unsubscribe)
         {
             if (_timer is not null) await _timer.DisposeAsync().ConfigureAwait(false);
-            if (_reference is null) return;
+            if (!HasReference) return;
             try
             {
-                if (unsubscribe) await hub._grains.GetGrain<ISchoolGrain>(school).Unsubscribe(_reference).ConfigureAwait(false);
+                if (unsubscribe) await UnsubscribeAsync().ConfigureAwait(false);
             }
             catch (InvalidOperationException ex)
             {
@@ -128,17 +154,13 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
             }
             finally
             {
-                hub._grains.DeleteObjectReference<ISchoolObserver>(this);
+                DeleteReference();
             }
         }
 
-        public Task SchoolChanged(SchoolSnapshot snapshot) => Publish(new LiveChange(school, snapshot, null, null, hub._time.GetUtcNow()));
-        public Task AlertChanged(AlertView alert) => Publish(new LiveChange(school, null, alert, null, hub._time.GetUtcNow()));
-        public Task LockdownChanged(LockdownView lockdown) => Publish(new LiveChange(school, null, null, lockdown, hub._time.GetUtcNow()));
-
-        private Task Publish(LiveChange change)
+        protected void Publish(TChange change)
         {
-            Action<LiveChange>[] listeners;
+            Action<TChange>[] listeners;
             lock (hub._lock) listeners = [.. Listeners];
             foreach (var l in listeners)
             {
@@ -151,6 +173,32 @@ internal sealed partial class LiveHub(IGrainFactory grains, TimeProvider time, I
                     LogListenerFailed(hub._logger, school, ex.Message);
                 }
             }
+        }
+    }
+
+    private sealed class SchoolFeed(LiveHub hub, string school) : Feed<LiveChange>(hub, school), ISchoolObserver
+    {
+        private ISchoolObserver? _reference;
+
+        protected override Task SubscribeAsync()
+        {
+            _reference ??= Hub._grains.CreateObjectReference<ISchoolObserver>(this);
+            return Hub._grains.GetGrain<ISchoolGrain>(School).Subscribe(_reference);
+        }
+
+        protected override Task UnsubscribeAsync() => Hub._grains.GetGrain<ISchoolGrain>(School).Unsubscribe(_reference!);
+
+        protected override bool HasReference => _reference is not null;
+
+        protected override void DeleteReference() => Hub._grains.DeleteObjectReference<ISchoolObserver>(this);
+
+        public Task SchoolChanged(SchoolSnapshot snapshot) => Notify(new LiveChange(School, snapshot, null, null, Hub._time.GetUtcNow()));
+        public Task AlertChanged(AlertView alert) => Notify(new LiveChange(School, null, alert, null, Hub._time.GetUtcNow()));
+        public Task LockdownChanged(LockdownView lockdown) => Notify(new LiveChange(School, null, null, lockdown, Hub._time.GetUtcNow()));
+
+        private Task Notify(LiveChange change)
+        {
+            Publish(change);
             return Task.CompletedTask;
         }
     }
