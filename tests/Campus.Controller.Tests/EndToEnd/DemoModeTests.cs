@@ -12,15 +12,6 @@ namespace Campus.Controller.Tests.EndToEnd;
 /// </summary>
 public sealed class DemoModeTests(ITestOutputHelper output)
 {
-    private static string Root()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Campus.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("Campus.sln not found above the test folder.");
-    }
-
-    private static string HostDll() => Path.Combine(Root(), "campus-grain-host", "bin", "Debug", "net10.0", "Campus.GrainHost.dll");
-
     private static bool StartedLine(string line) =>
         line.StartsWith("Demo district 'Small test district'", StringComparison.Ordinal) && line.Contains("1 building(s), 3 rooms", StringComparison.Ordinal)
         && line.Contains("11 simulated devices", StringComparison.Ordinal);
@@ -46,20 +37,9 @@ public sealed class DemoModeTests(ITestOutputHelper output)
 
     private async Task<ControllerHealthReport> RunDemoAsync(string dataDir, params string[] storage)
     {
-        if (!File.Exists(HostDll())) throw new InvalidOperationException($"Build the host first: {HostDll()} is missing (./test.sh builds the solution).");
         var mqttPort = FreePort.Get();
         var httpPort = FreePort.Get();
-        await using var host = ExternalProcess.Start("dotnet",
-        [
-            HostDll(),
-            "--demo",
-            "--demo-district", Path.Combine(Root(), "simulators", "districts", "small.yaml"),
-            $"--Urls=http://127.0.0.1:{httpPort}",
-            .. storage,
-            "--Campus:Mqtt:BindAddress=127.0.0.1",
-            $"--Campus:Mqtt:Port={mqttPort}",
-            "--Logging:LogLevel:Default=Warning",
-        ], dataDir);
+        await using var host = BuiltHost.StartDemo(dataDir, mqttPort, httpPort, storage);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         ControllerHealthReport? report = null;

@@ -14,32 +14,12 @@ namespace Campus.Controller.Tests.EndToEnd;
 /// </summary>
 public sealed class DemoScenarioTests(ITestOutputHelper output)
 {
-    private static string Root()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Campus.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("Campus.sln not found above the test folder.");
-    }
-
-    private static string HostDll() => Path.Combine(Root(), "campus-grain-host", "bin", "Debug", "net10.0", "Campus.GrainHost.dll");
-
     [Fact]
     public async Task A_district_admin_starts_night_break_in_on_the_demo_district_and_the_controller_raises_the_door_forced_alert()
     {
-        if (!File.Exists(HostDll())) throw new InvalidOperationException($"Build the host first: {HostDll()} is missing (./test.sh builds the solution).");
         var mqttPort = FreePort.Get();
         var httpPort = FreePort.Get();
-        await using var host = ExternalProcess.Start("dotnet",
-        [
-            HostDll(),
-            "--demo",
-            "--demo-district", Path.Combine(Root(), "simulators", "districts", "small.yaml"),
-            $"--Urls=http://127.0.0.1:{httpPort}",
-            "--Campus:Storage:Provider=InMemory",
-            "--Campus:Mqtt:BindAddress=127.0.0.1",
-            $"--Campus:Mqtt:Port={mqttPort}",
-            "--Logging:LogLevel:Default=Warning",
-        ], Directory.CreateTempSubdirectory("campus-demo-").FullName);
+        await using var host = BuiltHost.StartDemo(Directory.CreateTempSubdirectory("campus-demo-").FullName, mqttPort, httpPort, "--Campus:Storage:Provider=InMemory");
         using var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(10) };
         string? last = null;
         try

@@ -18,14 +18,6 @@ public sealed class HostCrashTests(ITestOutputHelper output)
     private const string Password = "seed-password-m1";
     private static readonly string Key = Convert.ToBase64String(new byte[32]);
 
-    private static string HostDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Campus.sln"))) dir = dir.Parent;
-        var root = dir?.FullName ?? throw new InvalidOperationException("Campus.sln not found above the test folder.");
-        return Path.Combine(root, "campus-grain-host", "bin", "Debug", "net10.0", "Campus.GrainHost.dll");
-    }
-
     /// <summary>Where the host keeps its state and history, as host arguments and as the history options to read it back.</summary>
     private sealed record Storage(string[] HostArguments, HistoryOptions History);
 
@@ -47,13 +39,9 @@ public sealed class HostCrashTests(ITestOutputHelper output)
         }
     }
 
-    private static ExternalProcess StartHost(string dataDir, Storage storage, int mqttPort, int httpPort) => ExternalProcess.Start("dotnet",
+    private static ExternalProcess StartHost(string dataDir, Storage storage, int mqttPort, int httpPort) => BuiltHost.Start(dataDir, mqttPort, httpPort,
     [
-        HostDll(),
-        $"--Urls=http://127.0.0.1:{httpPort}",
         .. storage.HostArguments,
-        "--Campus:Mqtt:BindAddress=127.0.0.1",
-        $"--Campus:Mqtt:Port={mqttPort}",
         "--Campus:Seed:Schools:0:Id=s01",
         "--Campus:Seed:Schools:0:Rooms:0=r101",
         "--Campus:Seed:Devices:0:Id=m1",
@@ -63,7 +51,7 @@ public sealed class HostCrashTests(ITestOutputHelper output)
         $"--Campus:Seed:Devices:0:Password={Password}",
         $"--Campus:Seed:Devices:0:HmacKey={Key}",
         "--Logging:LogLevel:Default=Warning",
-    ], dataDir);
+    ]);
 
     private static async Task WaitHealthyAsync(int httpPort, ExternalProcess host)
     {
@@ -91,7 +79,6 @@ public sealed class HostCrashTests(ITestOutputHelper output)
     [InlineData("postgres")]
     public async Task Killing_the_host_during_qos1_ingestion_loses_no_acknowledged_message(string provider)
     {
-        if (!File.Exists(HostDll())) throw new InvalidOperationException($"Build the host first: {HostDll()} is missing (./test.sh builds the solution).");
         var dataDir = Directory.CreateTempSubdirectory("campus-crash-").FullName;
         var storage = await StorageAsync(provider, dataDir);
         var mqttPort = FreePort.Get();
