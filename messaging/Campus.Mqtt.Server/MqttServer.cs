@@ -277,9 +277,9 @@ public sealed class MqttServer : IAsyncDisposable
         return args.ReasonCode;
     }
 
-    internal async ValueTask<InterceptingPublishEventArgs> InterceptPublishAsync(StoredMessage message, string clientId, string? userName)
+    internal async ValueTask<InterceptingPublishEventArgs> InterceptPublishAsync(StoredMessage message, bool dup, string clientId, string? userName)
     {
-        var args = new InterceptingPublishEventArgs(message.ToApplicationMessage(), clientId, userName);
+        var args = new InterceptingPublishEventArgs(message.ToApplicationMessage(dup), clientId, userName);
         var handlers = InterceptingPublishAsync;
         if (handlers is null) return args;
         if (handlers.HasSingleTarget)

@@ -97,6 +97,9 @@ public sealed class ClientDisconnectedEventArgs
 /// Raised for each PUBLISH a client sends, after the ACL allowed it and before it is routed.
 /// Setting <see cref="ProcessPublish"/> to false drops it; <see cref="CloseConnection"/> also
 /// closes the sender's connection. Subscribing to this hook costs one copy per message.
+/// <see cref="MqttApplicationMessage.Dup"/> of <see cref="ApplicationMessage"/> is the DUP flag the
+/// client set on this PUBLISH (MQTT 3.1.1 §3.3.1.1: the client re-sends a message that may have
+/// arrived already); it is false for a will.
 /// </summary>
 public sealed class InterceptingPublishEventArgs
 {

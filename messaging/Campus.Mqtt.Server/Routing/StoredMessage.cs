@@ -44,6 +44,7 @@ internal sealed class StoredMessage
     public StoredMessage WithQos(MqttQualityOfServiceLevel qos, bool retain) =>
         qos == QualityOfServiceLevel && retain == Retain ? this : new(Topic, TopicUtf8, Payload, qos, retain);
 
-    public MqttApplicationMessage ToApplicationMessage() =>
-        new() { Topic = Topic, Payload = PayloadSequence, QualityOfServiceLevel = QualityOfServiceLevel, Retain = Retain };
+    /// <param name="dup">The DUP flag of the PUBLISH this message arrived in (the publish hook shows it).</param>
+    public MqttApplicationMessage ToApplicationMessage(bool dup = false) =>
+        new() { Topic = Topic, Payload = PayloadSequence, QualityOfServiceLevel = QualityOfServiceLevel, Retain = Retain, Dup = dup };
 }

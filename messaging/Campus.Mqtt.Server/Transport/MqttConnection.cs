@@ -277,7 +277,7 @@ internal sealed class MqttConnection : IPacketSink
             WriteAcknowledgement(MqttPacketType.PubRec, publish.PacketIdentifier);
             return ValueTask.CompletedTask;
         }
-        if (_server.HasPublishInterceptor) return InterceptAndPublishAsync(publish.QualityOfServiceLevel, publish.PacketIdentifier, ToStored(publish));
+        if (_server.HasPublishInterceptor) return InterceptAndPublishAsync(publish.QualityOfServiceLevel, publish.PacketIdentifier, publish.Dup, ToStored(publish));
         _core.HandleClientPublish(ClientId, UserName, _acl, publish);
         Acknowledge(qos, publish.PacketIdentifier);
         return ValueTask.CompletedTask;
@@ -286,7 +286,7 @@ internal sealed class MqttConnection : IPacketSink
     private static StoredMessage ToStored(in PublishPacket publish) =>
         StoredMessage.Create(publish.TopicName, publish.Payload, publish.QualityOfServiceLevel, publish.Retain);
 
-    private async ValueTask InterceptAndPublishAsync(MqttQualityOfServiceLevel qos, ushort packetId, StoredMessage message)
+    private async ValueTask InterceptAndPublishAsync(MqttQualityOfServiceLevel qos, ushort packetId, bool dup, StoredMessage message)
     {
         if (_acl is not null && !_acl.CanPublish(message.Topic))
         {
@@ -295,7 +295,7 @@ internal sealed class MqttConnection : IPacketSink
         }
         else
         {
-            var args = await _server.InterceptPublishAsync(message, ClientId, UserName).ConfigureAwait(false);
+            var args = await _server.InterceptPublishAsync(message, dup, ClientId, UserName).ConfigureAwait(false);
             if (args.CloseConnection)
             {
                 SetCloseReason(MqttClientDisconnectType.NotClean);
@@ -521,7 +521,7 @@ internal sealed class MqttConnection : IPacketSink
                     // may keep it from being routed.
                     var route = true;
                     if (_server.HasPublishInterceptor)
-                        route = (await _server.InterceptPublishAsync(will, ClientId, UserName).ConfigureAwait(false)).ProcessPublish;
+                        route = (await _server.InterceptPublishAsync(will, dup: false, ClientId, UserName).ConfigureAwait(false)).ProcessPublish;
                     if (route) _core.Publish(will);
                 }
             }
