@@ -105,14 +105,18 @@ public sealed record AllowlistEntry
     public IReadOnlyList<AccessWindow> Windows { get; init; } = [];
 }
 
-/// <summary>A weekly time window, local time.</summary>
+/// <summary>
+/// A weekly time window, local time, starting on each of <see cref="Days"/> at <see cref="From"/>. A window whose
+/// <see cref="To"/> is before its <see cref="From"/> runs past midnight and ends at <see cref="To"/> on the next day
+/// (Monday 22:00–06:00 covers Monday 22:00 to Tuesday 06:00; Sunday's night ends on Monday).
+/// </summary>
 public sealed record AccessWindow
 {
-    /// <summary>Week days, digits 1 (Monday) to 7 (Sunday), each at most once, e.g. <c>12345</c>.</summary>
+    /// <summary>Start days, digits 1 (Monday) to 7 (Sunday), each at most once, e.g. <c>12345</c>.</summary>
     public string Days { get; init; } = "";
-    /// <summary>Start, <c>HH:mm</c>.</summary>
+    /// <summary>Start, <c>HH:mm</c> (inclusive).</summary>
     public string From { get; init; } = "";
-    /// <summary>End, <c>HH:mm</c>, after <see cref="From"/>.</summary>
+    /// <summary>End, <c>HH:mm</c> (exclusive), not equal to <see cref="From"/>; before it for a window over midnight.</summary>
     public string To { get; init; } = "";
 }
 

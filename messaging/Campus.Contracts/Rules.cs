@@ -144,7 +144,7 @@ internal static class Rules
             for (var j = 0; j < entry.Windows.Count; j++)
             {
                 var w = entry.Windows[j];
-                var wf = w is null ? PayloadReader.Missing($"windows[{j}]") : Days(w.Days, "days") ?? Span(w.From, w.To);
+                var wf = w is null ? PayloadReader.Missing($"windows[{j}]") : Days(w.Days, "days") ?? WeeklySpan(w.From, w.To);
                 if (wf is not null)
                 {
                     return Nest(w is null ? wf : Nest(wf, "windows", j), "entries", i);
@@ -403,6 +403,29 @@ internal static class Rules
             return string.IsNullOrEmpty(to) ? PayloadReader.Missing("to") : OutOfRange("to", $"Member 'to' is '{to}', not a time HH:mm.");
         }
         return b > a ? null : OutOfRange("to", $"Member 'to' ({to}) is not after 'from' ({from}).");
+    }
+
+    /// <summary>
+    /// An allow-list window, as the door reader and the controller read it: <c>to</c> after <c>from</c> is a window
+    /// within each listed day; <c>to</c> before <c>from</c> runs past midnight, from <c>from</c> on a listed day to
+    /// <c>to</c> on the next day (Sunday's night ends on Monday; <c>to</c> 00:00 ends at midnight). <c>to</c> equal to
+    /// <c>from</c> would be empty on the reader and is rejected (the controller sends a whole day as two windows).
+    /// </summary>
+    private static Failure? WeeklySpan(string? from, string? to)
+    {
+        var a = MinuteOfDay(from);
+        if (a < 0)
+        {
+            return string.IsNullOrEmpty(from) ? PayloadReader.Missing("from") : OutOfRange("from", $"Member 'from' is '{from}', not a time HH:mm (00:00 to 23:59).");
+        }
+        var b = MinuteOfDay(to);
+        if (b < 0)
+        {
+            return string.IsNullOrEmpty(to) ? PayloadReader.Missing("to") : OutOfRange("to", $"Member 'to' is '{to}', not a time HH:mm (00:00 to 23:59).");
+        }
+        return b != a
+            ? null
+            : OutOfRange("to", $"Member 'to' ({to}) equals 'from'; a window may not be empty (one whose 'to' is before its 'from' runs past midnight into the next day).");
     }
 
     private static Failure OutOfRange(string field, string message) => new(PayloadRejection.OutOfRange, field, message);
