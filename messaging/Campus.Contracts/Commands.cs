@@ -92,6 +92,14 @@ public sealed record AllowlistCommand() : DeviceCommand(CommandNames.Allowlist)
     public int Version { get; init; }
     /// <summary>Offset of local time from UTC, minutes (-720–840).</summary>
     public int TzOffsetMin { get; init; }
+    /// <summary>
+    /// The school's next UTC offset change (daylight saving time), Unix milliseconds UTC, after <see cref="DeviceCommand.Ts"/>:
+    /// from that instant the door reads its windows with <see cref="NextOffsetMin"/>, even if no new list reaches it.
+    /// Optional, together with <see cref="NextOffsetMin"/> (both or neither).
+    /// </summary>
+    public long? NextOffsetAt { get; init; }
+    /// <summary>Offset of local time from UTC from <see cref="NextOffsetAt"/> on, minutes (-720–840).</summary>
+    public int? NextOffsetMin { get; init; }
     /// <summary>Allowed cards.</summary>
     public IReadOnlyList<AllowlistEntry> Entries { get; init; } = [];
 }

@@ -122,7 +122,7 @@ internal static class Rules
 
     private static Failure? Check(AllowlistCommand a)
     {
-        if ((Range(a.Version, "version", 0, int.MaxValue) ?? Range(a.TzOffsetMin, "tzOffsetMin", -720, 840)) is { } f)
+        if ((Range(a.Version, "version", 0, int.MaxValue) ?? Range(a.TzOffsetMin, "tzOffsetMin", -720, 840) ?? NextOffset(a)) is { } f)
         {
             return f;
         }
@@ -152,6 +152,28 @@ internal static class Rules
             }
         }
         return null;
+    }
+
+    /// <summary>The optional next offset change: both members or neither, at an instant after the command's own time.</summary>
+    private static Failure? NextOffset(AllowlistCommand a)
+    {
+        if (a.NextOffsetAt is null && a.NextOffsetMin is null)
+        {
+            return null;
+        }
+        if (a.NextOffsetAt is not { } at)
+        {
+            return new(PayloadRejection.MissingField, "nextOffsetAt", "Member 'nextOffsetAt' is missing while 'nextOffsetMin' is given; give both members of the next offset change or neither.");
+        }
+        if (a.NextOffsetMin is not { } minutes)
+        {
+            return new(PayloadRejection.MissingField, "nextOffsetMin", "Member 'nextOffsetMin' is missing while 'nextOffsetAt' is given; give both members of the next offset change or neither.");
+        }
+        if (at <= a.Ts)
+        {
+            return OutOfRange("nextOffsetAt", string.Create(CultureInfo.InvariantCulture, $"Member 'nextOffsetAt' is {at}, not after the command's 'ts' ({a.Ts}); the next offset change is a later instant (Unix milliseconds)."));
+        }
+        return Range(minutes, "nextOffsetMin", -720, 840);
     }
 
     private static Failure? Check(TimetableCommand t)
