@@ -46,15 +46,17 @@ internal sealed class DoorGrain(
             case SignatureVerdict.Valid:
                 S.Guard = guard;
                 return null;
-            case SignatureVerdict.Duplicate:
+            case SignatureVerdict.Duplicate when message.PossibleRedelivery:
                 S.Duplicates++;
                 return IngestResult.Duplicate;
+            case SignatureVerdict.Duplicate:
+                // A device re-sends an event only with MQTT's DUP flag (after a missed PUBACK): the
+                // same signed bytes published as a new message are someone replaying a capture.
+                return await RejectReplayAsync(
+                    $"Replayed event: boot {boot} seq {seq} is a byte-identical copy of a verified event, published as a new message (no DUP flag).");
             case SignatureVerdict.Replayed:
-                S.Rejected++;
-                await SignalAsync(new AlertSignal(AlertType.ReplayedAccessEvent, AlertSeverity.Critical,
-                    $"Replayed event: boot {boot} seq {seq} is not after the last verified one ({S.Guard.LastBoot}/{S.Guard.LastSeq})."));
-                await WriteNowAsync();
-                return IngestResult.Rejected("replayed");
+                return await RejectReplayAsync(
+                    $"Replayed event: boot {boot} seq {seq} is not after the last verified one ({S.Guard.LastBoot}/{S.Guard.LastSeq}).");
             default:
                 S.Rejected++;
                 await SignalAsync(new AlertSignal(AlertType.ForgedAccessEvent, AlertSeverity.Critical,
@@ -62,6 +64,14 @@ internal sealed class DoorGrain(
                 await WriteNowAsync();
                 return IngestResult.Rejected("bad-signature");
         }
+    }
+
+    private async Task<IngestResult> RejectReplayAsync(string description)
+    {
+        S.Rejected++;
+        await SignalAsync(new AlertSignal(AlertType.ReplayedAccessEvent, AlertSeverity.Critical, description));
+        await WriteNowAsync();
+        return IngestResult.Rejected("replayed");
     }
 
     protected override async Task<IngestResult> ApplyEventAsync(DeviceMessage message, DeviceEvent ev)

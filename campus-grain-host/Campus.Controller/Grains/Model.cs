@@ -186,5 +186,9 @@ public readonly record struct IngestResult(IngestOutcome Outcome, string? Reason
 /// <summary>
 /// One parsed device message as ingestion hands it to the device grain: the topic, the parsed
 /// payload (a contracts record) and, for signed events, the raw bytes the MAC covers.
+/// <paramref name="PossibleRedelivery"/> is true when the transport says this may be a copy of a
+/// message sent before (the device set MQTT's DUP flag on the PUBLISH) or cannot say (a message
+/// through an external broker); false when the device published it as a new message. A door
+/// takes a byte-identical copy of a verified event as a redelivery only when this is true.
 /// </summary>
-public sealed record DeviceMessage(DeviceTopic Topic, IContractPayload Payload, ReadOnlyMemory<byte> Raw, DateTimeOffset ReceivedAt);
+public sealed record DeviceMessage(DeviceTopic Topic, IContractPayload Payload, ReadOnlyMemory<byte> Raw, DateTimeOffset ReceivedAt, bool PossibleRedelivery = false);

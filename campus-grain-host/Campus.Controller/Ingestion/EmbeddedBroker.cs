@@ -68,7 +68,9 @@ internal sealed class EmbeddedBrokerBridge(
         var sender = directory.TryGet(e.ClientId, out _) ? e.ClientId : null;
         var payload = e.ApplicationMessage.Payload;
         var bytes = payload.IsSingleSegment ? payload.First : payload.ToArray();
-        switch (await ingestor.IngestAsync(topic, bytes, sender).ConfigureAwait(false))
+        // DUP is the device's own flag on this PUBLISH: set only when it re-sends a message whose
+        // PUBACK it missed, so a byte-identical copy without it is a replay, not a redelivery.
+        switch (await ingestor.IngestAsync(topic, bytes, sender, e.ApplicationMessage.Dup).ConfigureAwait(false))
         {
             case IngestDisposition.Rejected:
                 e.ProcessPublish = false;

@@ -119,7 +119,10 @@ internal sealed class ExternalBrokerIngestion(
         // The client may reuse its receive buffer after we return; the work outlives this handler.
         var payload = m.Payload.IsEmpty ? ReadOnlyMemory<byte>.Empty : m.Payload.ToArray();
         Interlocked.Increment(ref status._inFlight);
-        var work = ingestor.IngestAsync(m.Topic, payload, sender: null).AsTask();
+        // The DUP flag seen here is the broker's, for its hop to us; it does not say whether the
+        // device re-sent the message (a broker never passes the publisher's DUP on). So a
+        // byte-identical copy of a signed event stays a possible redelivery: a duplicate, no alert.
+        var work = ingestor.IngestAsync(m.Topic, payload, sender: null, possibleRedelivery: true).AsTask();
         await _acks.Writer.WriteAsync((e, work)).ConfigureAwait(false);
     }
 

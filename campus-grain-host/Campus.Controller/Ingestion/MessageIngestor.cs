@@ -38,7 +38,11 @@ public sealed class MessageIngestor(
     TimeProvider time,
     ILogger<MessageIngestor> logger)
 {
-    public async ValueTask<IngestDisposition> IngestAsync(string topic, ReadOnlyMemory<byte> payload, string? sender, CancellationToken cancellationToken = default)
+    /// <param name="possibleRedelivery">
+    /// True when the message may be a re-send of one sent before: the sender set MQTT's DUP flag, or
+    /// the transport cannot tell (see <see cref="DeviceMessage.PossibleRedelivery"/>).
+    /// </param>
+    public async ValueTask<IngestDisposition> IngestAsync(string topic, ReadOnlyMemory<byte> payload, string? sender, bool possibleRedelivery = false, CancellationToken cancellationToken = default)
     {
         if (!DeviceTopic.TryParse(topic.AsSpan(), out var parsed, out var topicError))
         {
@@ -70,7 +74,7 @@ public sealed class MessageIngestor(
         try
         {
             var result = await DeviceGrains.Get(grains, parsed.Kind, parsed.Device)
-                .Ingest(new DeviceMessage(parsed, read.Value, raw, time.GetUtcNow())).ConfigureAwait(false);
+                .Ingest(new DeviceMessage(parsed, read.Value, raw, time.GetUtcNow(), possibleRedelivery)).ConfigureAwait(false);
             switch (result.Outcome)
             {
                 case IngestOutcome.Accepted:

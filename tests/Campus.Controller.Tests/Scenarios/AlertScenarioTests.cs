@@ -129,7 +129,7 @@ public sealed class AlertScenarioTests
         var first = s.EventBytes("d1", "access", access);
         var topic = DeviceTopic.Event("s01", "r101", DeviceKind.Door, "d1").ToString();
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, first, "d1"));
-        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, first, "d1")); // QoS 1 redelivery
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, first, "d1", dup: true)); // QoS 1 redelivery
         Assert.Empty(await s.AlertsAsync());
 
         await s.PassAsync(TimeSpan.FromMinutes(1));
@@ -138,6 +138,21 @@ public sealed class AlertScenarioTests
         Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(topic, replay, "d1"));
         Assert.Equal([AlertType.ReplayedAccessEvent], await s.AlertTypesAsync());
         Assert.Equal(1, (await s.Cluster.Device(DeviceKind.Door, "d1").GetSnapshot()).Entries);
+    }
+
+    [Fact]
+    public async Task A_byte_identical_access_event_sent_again_without_dup_is_a_replay_not_a_redelivery()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        var first = s.EventBytes("d1", "access", "\"req\":\"\",\"card\":\"04A1B2C3\",\"result\":\"granted\",\"reason\":\"ok\",\"source\":\"cache\"");
+        var topic = DeviceTopic.Event("s01", "r101", DeviceKind.Door, "d1").ToString();
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, first, "d1"));
+        Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(topic, first, "d1", dup: false));
+        var alert = Assert.Single(await s.AlertsAsync());
+        Assert.Equal((AlertType.ReplayedAccessEvent, AlertSeverity.Critical), (alert.Type, alert.Severity));
+        var door = await s.Cluster.Device(DeviceKind.Door, "d1").GetSnapshot();
+        Assert.Equal((1L, 0L), (door.Entries, door.Duplicates));
+        Assert.Equal(1, s.Cluster.Metrics.RejectedFor("replayed"));
     }
 
     [Fact]

@@ -103,8 +103,9 @@ internal sealed class CampusScenario : IAsyncDisposable
         return SendRawAsync(topic.ToString(), Encoding.UTF8.GetBytes(body), sender ?? device);
     }
 
-    public async Task<IngestDisposition> SendRawAsync(string topic, byte[] payload, string? sender) =>
-        await Cluster.Ingestor.IngestAsync(topic, payload, sender);
+    /// <summary>Bytes as the broker hook hands them over; <paramref name="dup"/> is the PUBLISH's DUP flag (a device's re-send).</summary>
+    public async Task<IngestDisposition> SendRawAsync(string topic, byte[] payload, string? sender, bool dup = false) =>
+        await Cluster.Ingestor.IngestAsync(topic, payload, sender, possibleRedelivery: dup);
 
     public Task<IngestDisposition> TelemetryAsync(string device, string fields) =>
         SendAsync(device, TopicStream.Telemetry, "{" + Common(device) + (fields.Length > 0 ? "," + fields : "") + "}");
