@@ -74,6 +74,14 @@ public sealed record SimulationOptions
     /// <summary>Only these schools (null = all).</summary>
     public IReadOnlyCollection<string>? Schools { get; init; }
 
+    /// <summary>
+    /// Give every device its own switchable network link (a loopback relay to the broker) so that
+    /// scenario actions queued on the running simulation (<see cref="DistrictSimulation.QueueScenario"/>)
+    /// can cut any device's or room's network, as a simulation started for a scenario does for the
+    /// scenario's devices. One relay per device; off by default.
+    /// </summary>
+    public bool SwitchableNetwork { get; init; }
+
     /// <summary>Longest real wait for the fleet to go idle after a step.</summary>
     public TimeSpan QuietTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -125,6 +133,12 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
     private readonly TimeSpan _step;
     private readonly ScenarioPlan? _plan;
     private readonly List<ScenarioPlan> _plans = [];
+    private readonly Lock _queueLock = new();
+    private readonly List<QueuedAction> _queue = [];
+    private readonly HashSet<string> _poweredOff = new(StringComparer.Ordinal);
+    private readonly HashSet<(string School, string Room)> _cutRooms = [];
+    private long _queued;
+    private bool _queueClosed;
     private List<SimulatedDevice> _ordered = [];
     private string _stepSchool = "";
     private Thread? _driver;
@@ -234,7 +248,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
             _roomLinks[room] = new SwitchableLink(_options.BrokerHost, _options.BrokerPort);
         }
 
-        foreach (var device in _plans.SelectMany(p => p.LinkedDevices).Distinct())
+        foreach (var device in _plans.SelectMany(p => p.LinkedDevices).Concat(_options.SwitchableNetwork ? _district.Devices.Select(d => d.Id) : []).Distinct())
         {
             _deviceLinks[device] = new SwitchableLink(_options.BrokerHost, _options.BrokerPort);
         }
@@ -420,6 +434,8 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
                     step.Apply(this);
                 }
 
+                ApplyQueued(now);
+
                 var stepBy = _step;
                 if (_options.IdleStep is { } idle && idle > _step && now.Ticks % idle.Ticks == 0
                     && (nextTap >= taps.Count || taps[nextTap].AtUtc > now + idle + TimeSpan.FromMinutes(1))
@@ -451,10 +467,12 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
                 }
             }
 
+            CloseQueue();
             _completion.TrySetResult();
         }
         catch (Exception e)
         {
+            CloseQueue();
             _completion.TrySetException(e);
         }
     }
@@ -469,6 +487,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
     {
         _stop.Cancel();
         if (_driver is not null) await Task.Run(() => _driver.Join()).ConfigureAwait(false);
+        CloseQueue();
         _real.Stop();
         _clock.Shutdown();
         await Task.WhenAll(_stopping.Values).ConfigureAwait(false);
@@ -484,6 +503,124 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         await StopAsync().ConfigureAwait(false);
         foreach (var link in _roomLinks.Values.Concat(_deviceLinks.Values)) await link.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
+    }
+
+    // ---- queued scenario actions (from any thread; applied on the driver thread, between steps) --
+
+    /// <summary>
+    /// Queues a scenario action for a school of the running simulation: it is applied on the
+    /// simulation's own thread between two steps (never while devices move), at the first step at or
+    /// after <paramref name="atUtc"/> (null: the next step), with <paramref name="school"/> as the
+    /// school its room names refer to. Safe to call from any thread; actions due at the same step
+    /// are applied in the order they were queued. The task gives the simulated time the action was
+    /// applied at, or the action's exception; it fails with <see cref="InvalidOperationException"/>
+    /// when the simulation stops first.
+    /// </summary>
+    /// <exception cref="ArgumentException">The school is not simulated.</exception>
+    /// <exception cref="InvalidOperationException">The simulation has stopped.</exception>
+    public Task<DateTime> Queue(string school, Action<IScenarioActions> action, DateTime? atUtc = null)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        if (!_district.Schools.Any(s => s.Id == school)) throw new ArgumentException($"School '{school}' is not simulated.", nameof(school));
+        var item = new QueuedAction(school, atUtc ?? DateTime.MinValue, action, new TaskCompletionSource<DateTime>(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_queueLock)
+        {
+            if (_queueClosed || _completion.Task.IsCompleted) throw new InvalidOperationException("The simulation has stopped.");
+            item.Seq = ++_queued;
+            // Kept ordered by due time, then by queue order.
+            int i = _queue.Count;
+            while (i > 0 && _queue[i - 1].AtUtc > item.AtUtc) i--;
+            _queue.Insert(i, item);
+        }
+
+        return item.Done.Task;
+    }
+
+    /// <summary>
+    /// Queues a whole scenario on the running simulation, starting now in simulated time: its steps
+    /// keep the script's intervals (the first step is applied at the next step of the simulation)
+    /// and act in <paramref name="plan"/>'s school. One task per step, in the plan's step order;
+    /// see <see cref="Queue"/>.
+    /// </summary>
+    public IReadOnlyList<Task<DateTime>> QueueScenario(ScenarioPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var offsets = ScenarioOffsets(plan, _district);
+        var start = _clock.UtcNow;
+        lock (_queueLock)
+        {
+            // One lock for all steps: no other queued action falls between two steps due at once.
+            return [.. plan.Steps.Select((step, i) => Queue(plan.School, step.Apply, start + offsets[i]))];
+        }
+    }
+
+    /// <summary>Each step's simulated time after the plan's first step, in the plan's step order.</summary>
+    public static IReadOnlyList<TimeSpan> ScenarioOffsets(ScenarioPlan plan, DistrictModel district)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(district);
+        var school = district.School(plan.School);
+        var at = plan.Steps.Select(s => DayModel.Utc(school, district.Date.ToDateTime(s.AtLocal))).ToList();
+        var first = at.Count == 0 ? default : at.Min();
+        return [.. at.Select(t => t - first)];
+    }
+
+    /// <summary>Actions queued but not applied yet.</summary>
+    public int QueuedActions
+    {
+        get
+        {
+            lock (_queueLock) return _queue.Count;
+        }
+    }
+
+    private void ApplyQueued(DateTime now)
+    {
+        while (true)
+        {
+            QueuedAction item;
+            lock (_queueLock)
+            {
+                if (_queue.Count == 0 || _queue[0].AtUtc > now) return;
+                item = _queue[0];
+                _queue.RemoveAt(0);
+            }
+
+            _stepSchool = item.School;
+            try
+            {
+                item.Apply(this);
+                item.Done.TrySetResult(now);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A refused action fails its caller, not the simulation.
+                Log($"{DayModel.Local(_district.School(item.School), now):HH:mm:ss} queued action failed: {e.Message}");
+                item.Done.TrySetException(e);
+            }
+        }
+    }
+
+    private void CloseQueue()
+    {
+        List<QueuedAction> left;
+        lock (_queueLock)
+        {
+            _queueClosed = true;
+            left = [.. _queue];
+            _queue.Clear();
+        }
+
+        foreach (var item in left) item.Done.TrySetException(new InvalidOperationException("The simulation stopped before the queued action was due."));
+    }
+
+    private sealed class QueuedAction(string school, DateTime atUtc, Action<IScenarioActions> apply, TaskCompletionSource<DateTime> done)
+    {
+        public string School => school;
+        public DateTime AtUtc => atUtc;
+        public Action<IScenarioActions> Apply => apply;
+        public TaskCompletionSource<DateTime> Done => done;
+        public long Seq { get; set; }
     }
 
     // ---- scenario actions (on the driver thread, between steps) -----------------------------
@@ -530,6 +667,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
     void IScenarioActions.PowerOff(string device)
     {
         var d = Get(device);
+        _poweredOff.Add(device);
         if (_deviceLinks.TryGetValue(device, out var link)) link.Cut();
         _stopping[device] = Task.Run(() => d.Stop(graceful: false));
     }
@@ -538,24 +676,40 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
     {
         var d = Get(device);
         if (_stopping.Remove(device, out var stopping)) stopping.GetAwaiter().GetResult();
-        if (_deviceLinks.TryGetValue(device, out var link)) link.Restore();
+        _poweredOff.Remove(device);
+        // Its own link comes back, unless its room's network is still down.
+        if (_deviceLinks.TryGetValue(device, out var link) && !_cutRooms.Contains((d.Model.School, d.Model.Room))) link.Restore();
         d.Start();
     }
 
     void IScenarioActions.CutRoomNetwork(string room)
     {
-        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _stepSchool)) d.SetWifi(false);
+        _cutRooms.Add((_stepSchool, room));
+        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _stepSchool))
+        {
+            d.SetWifi(false);
+            if (_deviceLinks.TryGetValue(d.Model.Id, out var own)) own.Cut();
+        }
+
         if (_roomLinks.TryGetValue(room, out var link)) link.Cut();
     }
 
     void IScenarioActions.RestoreRoomNetwork(string room)
     {
+        _cutRooms.Remove((_stepSchool, room));
         if (_roomLinks.TryGetValue(room, out var link)) link.Restore();
-        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _stepSchool)) d.SetWifi(true);
+        foreach (var d in _devices.Values.Where(d => d.Model.Room == room && d.Model.School == _stepSchool))
+        {
+            if (_deviceLinks.TryGetValue(d.Model.Id, out var own) && !_poweredOff.Contains(d.Model.Id)) own.Restore();
+            d.SetWifi(true);
+        }
     }
 
     void IScenarioActions.LightsLeftOn(string room, TimeSpan forHowLong) =>
         _day.Overrides.AddLightsLeftOn(_stepSchool, room, _clock.UtcNow, _clock.UtcNow + forHowLong);
+
+    void IScenarioActions.EmptyRoom(string room, TimeSpan forHowLong) =>
+        _day.Overrides.AddEmptyRoom(_stepSchool, room, _clock.UtcNow, _clock.UtcNow + forHowLong);
 
     void IScenarioActions.ExtraLoad(string room, double watts, TimeSpan forHowLong) =>
         _day.Overrides.AddExtraLoad(_stepSchool, room, _clock.UtcNow, _clock.UtcNow + forHowLong, watts);

@@ -98,6 +98,7 @@ internal sealed class DayModel
     /// <summary>People in the room during the minute that holds <paramref name="utc"/>.</summary>
     public int Occupancy(RoomModel room, DateTime utc)
     {
+        if (Overrides.Empty(room.School, room.Id, utc)) return 0;
         var school = _schools[room.School];
         var local = Minute(Local(school, utc));
         if (room.Kind == RoomKind.Office)
@@ -277,15 +278,31 @@ internal sealed class DayModel
     }
 }
 
-/// <summary>Load changes a scenario makes: lights left on, extra power (spikes), by room and time.</summary>
+/// <summary>Load changes a scenario makes: lights left on, extra power (spikes), rooms emptied, by room and time.</summary>
 internal sealed class LoadOverrides
 {
     private readonly List<(string School, string Room, DateTime From, DateTime To, double ExtraW, bool Lights)> _items = [];
+    private readonly List<(string School, string Room, DateTime From, DateTime To)> _empty = [];
     private readonly object _sync = new();
 
     public void AddLightsLeftOn(string school, string room, DateTime fromUtc, DateTime toUtc)
     {
         lock (_sync) _items.Add((school, room, fromUtc, toUtc, 0, true));
+    }
+
+    /// <summary>Nobody is in the room in [from, to) whatever its timetable says (a lesson moved elsewhere).</summary>
+    public void AddEmptyRoom(string school, string room, DateTime fromUtc, DateTime toUtc)
+    {
+        lock (_sync) _empty.Add((school, room, fromUtc, toUtc));
+    }
+
+    public bool Empty(string school, string room, DateTime utc)
+    {
+        lock (_sync)
+        {
+            if (_empty.Count == 0) return false;
+            return _empty.Exists(i => i.School == school && i.Room == room && utc >= i.From && utc < i.To);
+        }
     }
 
     public void AddExtraLoad(string school, string room, DateTime fromUtc, DateTime toUtc, double watts)

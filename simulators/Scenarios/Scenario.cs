@@ -9,7 +9,10 @@ public sealed record ExpectedMessage(string Device, string Stream, string Descri
 /// <summary>A scripted action at a local time of the scenario's school.</summary>
 public sealed record ScenarioStep(TimeOnly AtLocal, string Description, Action<IScenarioActions> Apply);
 
-/// <summary>What a scenario does and what it must cause, for one district.</summary>
+/// <summary>
+/// What a scenario does and what it must cause, for one district. <c>Lingers</c>: how long the effects
+/// of its last step last after it (lights left on for hours), beyond <c>Duration</c>; zero when they end within it.
+/// </summary>
 public sealed record ScenarioPlan(
     string Name,
     string School,
@@ -19,7 +22,8 @@ public sealed record ScenarioPlan(
     IReadOnlyList<ExpectedMessage> Expected,
     bool ExactEvents,
     IReadOnlyList<string> LinkedRooms,
-    IReadOnlyList<string> LinkedDevices);
+    IReadOnlyList<string> LinkedDevices,
+    TimeSpan Lingers = default);
 
 /// <summary>The hooks a scenario step uses; implemented by the running simulation.</summary>
 public interface IScenarioActions
@@ -34,6 +38,9 @@ public interface IScenarioActions
     void CutRoomNetwork(string room);
     void RestoreRoomNetwork(string room);
     void LightsLeftOn(string room, TimeSpan forHowLong);
+
+    /// <summary>Nobody is in the room for this long, whatever its timetable says.</summary>
+    void EmptyRoom(string room, TimeSpan forHowLong);
     void ExtraLoad(string room, double watts, TimeSpan forHowLong);
 }
 
@@ -137,10 +144,18 @@ public static class ScenarioCatalog
             {
                 string meter = Device("energy");
                 double lightsW = room.BaseLoadW + 8 * room.AreaM2;
+                var lightsOn = TimeSpan.FromHours(4);
                 return new ScenarioPlan(name, school.Id, At(18, 30), TimeSpan.FromMinutes(10),
-                    [new ScenarioStep(new TimeOnly(18, 31), $"lights left on in empty room {room.Id}", a => a.LightsLeftOn(room.Id, TimeSpan.FromHours(4)))],
+                    [
+                        // Empty after hours anyway; said explicitly so that the step means the same at any time of day.
+                        new ScenarioStep(new TimeOnly(18, 31), $"lights left on in empty room {room.Id} for {lightsOn.TotalHours:0} h", a =>
+                        {
+                            a.EmptyRoom(room.Id, lightsOn);
+                            a.LightsLeftOn(room.Id, lightsOn);
+                        }),
+                    ],
                     [new ExpectedMessage(meter, "telemetry", $"power of lights and base load ({lightsW * 0.95:0} W or more) after hours, room empty", e => Num(e, "powerW") >= lightsW * 0.95 && e.TryGetProperty("occupied", out var o) && o.ValueKind == JsonValueKind.False, 1, int.MaxValue)],
-                    ExactEvents: false, [], []);
+                    ExactEvents: false, [], [], Lingers: lightsOn);
             }
 
             case "power-spike":
