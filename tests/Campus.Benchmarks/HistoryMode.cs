@@ -29,6 +29,8 @@ internal sealed class HistoryMode : IBenchmarkMode
         var backends = Arg(args, "--backends", "postgres,sqlite").Split(',');
         var duration = TimeSpan.FromSeconds(seconds);
         var writers = int.Parse(Arg(args, "--writers", "0"), CultureInfo.InvariantCulture);
+        // --store-only: skip the one-INSERT-per-row baseline (for quick comparisons of the store alone).
+        var storeOnly = args.Contains("--store-only");
         Console.WriteLine($"history: {seconds} s per run, concurrency {string.Join("/", levels)}, {Devices:N0} simulated devices");
         var results = new JsonObject
         {
@@ -46,11 +48,13 @@ internal sealed class HistoryMode : IBenchmarkMode
                 foreach (var c in levels)
                 {
                     var store = await RunStoreAsync(backend, c, duration, scratch.FullName, writers);
-                    if (backend == "memory")
+                    if (backend == "memory" || storeOnly)
                     {
                         // No storage at all: the ceiling of the queue, group commit and rollup code.
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"  {backend,-8} x{c,-4} store {store.PerSecond,10:N0}/s (p50 {store.P50Ms:N1} ms, p99 {store.P99Ms:N1} ms)"));
+                        if (store.DatabaseMicrosecondsPerAppend is { } db)
+                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"           CPU per append: store process {store.ProcessMicrosecondsPerAppend:N1} µs, PostgreSQL {db:N1} µs"));
                         rows.Add(new JsonObject { ["concurrency"] = c, ["store"] = store.ToJson() });
                         continue;
                     }
@@ -138,10 +142,21 @@ internal sealed class HistoryMode : IBenchmarkMode
         };
         await using var store = HistoryStoreFactory.Create(options, TimeProvider.System, NullLoggerFactory.Instance);
         await store.InitializeAsync();
-        return await MeasureAsync(concurrency, duration, async (appender, i) =>
+        var dbPort = backend == "postgres" && new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString).Port is var port and > 0 ? port : (int?)null;
+        var db0 = dbPort is { } p0 ? ProcessCpu.OfPostgres(p0) : null;
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var run = await MeasureAsync(concurrency, duration, async (appender, i) =>
         {
             await store.AppendAsync(Message(appender, concurrency, i, DateTimeOffset.UtcNow));
         });
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+        var db = db0 is { } d0 && ProcessCpu.OfPostgres(dbPort!.Value) is { } d1 ? d1 - d0 : (double?)null;
+        // (The measured CPU includes the few warm-up appends per appender; negligible against the run.)
+        return run with
+        {
+            ProcessMicrosecondsPerAppend = run.Count > 0 ? cpu * 1e6 / run.Count : null,
+            DatabaseMicrosecondsPerAppend = db is { } x && run.Count > 0 ? x * 1e6 / run.Count : null,
+        };
     }
 
     private static async Task<Run> RunBaselineAsync(string backend, int concurrency, TimeSpan duration, string scratch)
@@ -248,6 +263,8 @@ internal sealed class HistoryMode : IBenchmarkMode
     private sealed record Run(long Count, double Seconds, double P50Ms, double P99Ms)
     {
         public double PerSecond => Count / Seconds;
+        public double? ProcessMicrosecondsPerAppend { get; init; }
+        public double? DatabaseMicrosecondsPerAppend { get; init; }
 
         public JsonObject ToJson() => new()
         {
@@ -256,6 +273,8 @@ internal sealed class HistoryMode : IBenchmarkMode
             ["perSecond"] = Math.Round(PerSecond),
             ["p50Ms"] = Math.Round(P50Ms, 2),
             ["p99Ms"] = Math.Round(P99Ms, 2),
+            ["processCpuMicrosecondsPerAppend"] = ProcessMicrosecondsPerAppend is { } p ? Math.Round(p, 1) : null,
+            ["postgresCpuMicrosecondsPerAppend"] = DatabaseMicrosecondsPerAppend is { } d ? Math.Round(d, 1) : null,
         };
     }
 }

@@ -31,6 +31,9 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var devices = Arg(args, "--devices", 10_000);
         var seconds = Arg(args, "--seconds", 300);
         var rate = Arg(args, "--rate", 20_000);
+        // The load generator: raw sockets (cheap, leaves the CPU to the system under test) unless
+        // --client mqtt asks for the project's MQTT client, which reconnects and resends like a device.
+        var raw = RawDeviceFleet.IsSupported && !(Array.IndexOf(args, "--client") is var ci and >= 0 && ci + 1 < args.Length && args[ci + 1] == "mqtt");
         Console.WriteLine($"ingest: {devices} devices, {seconds} s, target {rate} msg/s");
         var loadBefore = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null;
 
@@ -43,7 +46,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         await using (var bare = await MqttBrokerChild.StartAsync(maxQueued: 100_000, maxInflight: 100))
         {
             Console.WriteLine("baseline: bare embedded broker (child process)");
-            baseline = await LoadAsync("127.0.0.1", bare.Port, devices, baselineSeconds, rate, i => (null, null), 1, bare.ProcessId);
+            baseline = await LoadAsync("127.0.0.1", bare.Port, devices, baselineSeconds, rate, i => (null, null), 1, raw, bare.ProcessId);
         }
         Console.WriteLine($"baseline: {baseline.Rate:0} msg/s, p50 {baseline.P50:0.0} ms, p99 {baseline.P99:0.0} ms, load generator CPU {baseline.LoadCpuSeconds:0.0} s in {baseline.Seconds:0.0} s");
         if (args.Contains("--baseline-only")) return 0;
@@ -101,7 +104,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             }
         }
         var boot = reused ? (uint)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000) : 1u;
-        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)), boot, host.Id, dbPort, StoreQueueAsync);
+        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)), boot, raw, host.Id, dbPort, StoreQueueAsync);
         await host.TerminateAsync(TimeSpan.FromSeconds(30));
         var hostLog = (host.StandardError + host.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var hostLogFile = Path.Combine(dir, "host.log");
@@ -120,6 +123,9 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             ["sustainedMeans"] = "acknowledged while the load was offered, per second of the window (warm-up and drain not counted)",
             ["acknowledged"] = result.Acked,
             ["published"] = result.Sent,
+            ["failed"] = result.Failed,
+            ["connectionsClosedByTheBroker"] = result.LostConnections,
+            ["loadGenerator"] = result.LoadGenerator,
             ["latencyMsP50"] = Math.Round(result.P50, 2),
             ["latencyMsP99"] = Math.Round(result.P99, 2),
             ["backlogPerSecond"] = new JsonArray([.. result.Backlog.Select(b => (JsonNode)b)]),
@@ -216,19 +222,88 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         return sb.ToString();
     }
 
-    private sealed record LoadResult(double Rate, long Sent, long Acked, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue);
+    private sealed record LoadResult(double Rate, long Sent, long Acked, long Failed, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue, long LostConnections, string LoadGenerator);
 
-    /// <summary>One simulated device: its connection, topic, next sequence number and payload buffer.</summary>
-    private sealed class SimDevice(IMqttClient client, string topic)
+    /// <summary>The simulated devices' connections, and how one of them publishes a reading.</summary>
+    private interface IFleet : IDisposable
     {
-        public IMqttClient Client { get; } = client;
-        public string Topic { get; } = topic;
-        public uint Seq;
+        string Name { get; }
+        long LostConnections { get; }
+        void Start(LoadRun run);
+        void Publish(int device, ReadOnlySpan<byte> payload, LoadRun run);
+    }
+
+    /// <summary>Devices on the cheap raw-socket load generator (see <see cref="RawDeviceFleet"/>).</summary>
+    private sealed class RawFleet(RawDeviceFleet fleet) : IFleet
+    {
+        public string Name => "raw sockets, one epoll thread for the acknowledgements";
+        public long LostConnections => fleet.LostConnections;
+        public void Start(LoadRun run) => fleet.ReportTo(run);
+        public void Publish(int device, ReadOnlySpan<byte> payload, LoadRun run) => fleet.Publish(device, payload);
+        public void Dispose() => fleet.Dispose();
+    }
+
+    /// <summary>Devices on the project's MQTT client, which reconnects and resends like a device would.</summary>
+    private sealed class ClientFleet(IMqttClient[] clients, string[] topics) : IFleet
+    {
+        private long _lost;
+
+        public string Name => "the project's MQTT client (auto-reconnect, 16 in flight)";
+        public long LostConnections => Interlocked.Read(ref _lost);
+        public void Start(LoadRun run) { }
+
+        public void Publish(int device, ReadOnlySpan<byte> payload, LoadRun run)
+        {
+            var message = new MqttApplicationMessage { Topic = topics[device], Payload = new ReadOnlySequence<byte>(payload.ToArray()), QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce };
+            var started = Stopwatch.GetTimestamp();
+            Task<MqttClientPublishResult> task;
+            try
+            {
+                task = clients[device].PublishAsync(message);
+            }
+            catch (Exception e) when (e is MqttCommunicationException or InvalidOperationException)
+            {
+                task = Task.FromException<MqttClientPublishResult>(e);
+            }
+            run.Rent().Start(task, started);
+        }
+
+        public void Dispose()
+        {
+            foreach (var c in clients)
+            {
+                if (c is { IsConnected: false }) Interlocked.Increment(ref _lost);
+                c?.Dispose();
+            }
+        }
+
+        public static async Task<ClientFleet> ConnectAsync(string host, int port, int devices, Func<int, (string? User, string? Password)> credentials, Func<int, string> topic, IProgress<int> progress)
+        {
+            var clients = new IMqttClient[devices];
+            for (var start = 0; start < devices; start += 200)
+            {
+                var batch = Enumerable.Range(start, Math.Min(200, devices - start)).Select(async i =>
+                {
+                    var (user, password) = credentials(i);
+                    // Like a device: a connection the controller closes (a message it could not make durable in
+                    // time) comes back, and the unacknowledged messages are sent again.
+                    var builder = new MqttClientOptionsBuilder().WithTcpServer(host, port).WithClientId(Id(i)).WithMaximumInFlightMessages(16).WithTimeout(TimeSpan.FromSeconds(60))
+                        .WithAutoReconnect(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+                    if (user is not null) builder = builder.WithCredentials(user, password);
+                    var c = new MqttClientFactory().CreateMqttClient();
+                    await c.ConnectAsync(builder.Build());
+                    clients[i] = c;
+                });
+                await Task.WhenAll(batch);
+                progress.Report(Math.Min(start + 200, devices));
+            }
+            return new ClientFleet(clients, [.. Enumerable.Range(0, devices).Select(topic)]);
+        }
     }
 
     /// <summary>
-    /// One publish awaiting its PUBACK. Pooled, with its completion callback made once, so a publish
-    /// costs the load generator no closure, no continuation task and no timer.
+    /// One publish awaiting its PUBACK on the MQTT client. Pooled, with its completion callback made once,
+    /// so a publish costs the load generator no closure, no continuation task and no timer.
     /// </summary>
     private sealed class PendingPublish
     {
@@ -256,12 +331,14 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             var ok = _task!.IsCompletedSuccessfully;
             var started = _started;
             _task = null;
-            _run.Done(this, ok, started);
+            if (ok) _run.Acknowledged(started);
+            else _run.Fail(1);
+            _run.Return(this);
         }
     }
 
     /// <summary>The counters and latency samples of one load run; latencies go into one preallocated array.</summary>
-    private sealed class LoadRun(long capacity)
+    private sealed class LoadRun(long capacity) : RawDeviceFleet.IAckSink
     {
         private readonly float[] _latencies = new float[Math.Min(capacity, 50_000_000)];
         private readonly ConcurrentBag<PendingPublish> _pool = [];
@@ -273,21 +350,17 @@ internal sealed class IngestBenchmark : IBenchmarkMode
 
         public PendingPublish Rent() => _pool.TryTake(out var p) ? p : new PendingPublish(this);
 
-        public void Done(PendingPublish p, bool ok, long started)
+        public void Return(PendingPublish p) => _pool.Add(p);
+
+        public void Acknowledged(long started)
         {
-            if (ok)
-            {
-                var ms = (float)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                var i = Interlocked.Increment(ref _samples) - 1;
-                if (i < _latencies.Length) _latencies[i] = ms;
-                Interlocked.Increment(ref Acked);
-            }
-            else
-            {
-                Interlocked.Increment(ref Failed);
-            }
-            _pool.Add(p);
+            var ms = (float)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var i = Interlocked.Increment(ref _samples) - 1;
+            if (i < _latencies.Length) _latencies[i] = ms;
+            Interlocked.Increment(ref Acked);
         }
+
+        public void Fail(int count) => Interlocked.Add(ref Failed, count);
 
         public (double P50, double P99) Percentiles()
         {
@@ -300,73 +373,49 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     }
 
     /// <summary>
-    /// N connections publishing QoS 1 telemetry at a total target rate for the duration. One pacing
-    /// thread drives every device: each millisecond it issues the publishes due by then, round-robin
+    /// N connections publishing QoS 1 telemetry at a total target rate for the duration. A few pacing
+    /// threads drive every device: each millisecond they issue the publishes due by then, round-robin
     /// over the devices, so each device publishes evenly every devices/rate seconds and in order.
     /// (Instead of one delay loop per device: 10,000 timers firing and 10,000 state machines
     /// resuming cost the load generator more than the broker it measures.)
     /// </summary>
     private static async Task<LoadResult> LoadAsync(string host, int port, int devices, int seconds, int rate, Func<int, (string? User, string? Password)> credentials,
-        uint boot, int? hostPid = null, int? databasePort = null, Func<Task<int?>>? storeQueue = null)
+        uint boot, bool raw, int? hostPid = null, int? databasePort = null, Func<Task<int?>>? storeQueue = null)
     {
-        var clients = new IMqttClient[devices];
         var rooms = Math.Max(1, devices / 50);
-        for (var start = 0; start < devices; start += 200)
-        {
-            var batch = Enumerable.Range(start, Math.Min(200, devices - start)).Select(async i =>
-            {
-                var (user, password) = credentials(i);
-                // Like a device: a connection the controller closes (a message it could not make durable in
-                // time) comes back, and the unacknowledged messages are sent again.
-                var builder = new MqttClientOptionsBuilder().WithTcpServer(host, port).WithClientId(Id(i)).WithMaximumInFlightMessages(16).WithTimeout(TimeSpan.FromSeconds(60))
-                    .WithAutoReconnect(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
-                if (user is not null) builder = builder.WithCredentials(user, password);
-                var c = new MqttClientFactory().CreateMqttClient();
-                await c.ConnectAsync(builder.Build());
-                clients[i] = c;
-            });
-            await Task.WhenAll(batch);
-            Console.Write($"\rconnected {Math.Min(start + 200, devices)}/{devices}");
-        }
-        Console.WriteLine();
-        var sims = new SimDevice[devices];
-        for (var i = 0; i < devices; i++) sims[i] = new SimDevice(clients[i], $"campus/v1/s01/r{i % rooms}/energy/{Id(i)}/telemetry");
+        string Topic(int i) => $"campus/v1/s01/r{i % rooms}/energy/{Id(i)}/telemetry";
+        var progress = new Progress<int>(n => Console.Write($"\rconnected {n}/{devices}"));
+        using IFleet fleet = raw
+            ? new RawFleet(await RawDeviceFleet.ConnectAsync(host, port, devices, Id, credentials, Topic, progress))
+            : await ClientFleet.ConnectAsync(host, port, devices, credentials, Topic, progress);
+        Console.WriteLine($"\rconnected {devices}/{devices} ({fleet.Name})");
+        var seqs = new uint[devices];
+        var scratch = new byte[128];
 
         // Warm-up, not measured: every device publishes one reading and gets its PUBACK, so that the
         // window measures devices that are online with active grains (a fresh boot, a state load and
         // a presence change per device are start-up costs, not the sustained rate).
         var warm = Stopwatch.StartNew();
-        var warmFailures = 0;
+        var warmRun = new LoadRun(devices);
+        fleet.Start(warmRun);
         for (var start = 0; start < devices; start += 1000)
         {
             // In waves: 10,000 activations at once would queue grain calls past their response timeout.
-            var wave = new Task[Math.Min(1000, devices - start)];
-            for (var j = 0; j < wave.Length; j++)
-            {
-                var d = sims[start + j];
-                var seq = ++d.Seq;
-                wave[j] = d.Client.PublishAsync(new MqttApplicationMessage
-                {
-                    Topic = d.Topic,
-                    Payload = new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":{boot},\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}"))),
-                    QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
-                });
-            }
-            try
-            {
-                await Task.WhenAll(wave).WaitAsync(TimeSpan.FromMinutes(5));
-            }
-            catch (Exception e) when (e is MqttCommunicationException or TimeoutException)
-            {
-                warmFailures += wave.Count(t => !t.IsCompletedSuccessfully);
-            }
-            Console.Write($"\rwarm-up {start + wave.Length}/{devices}");
+            var wave = Math.Min(1000, devices - start);
+            for (var j = start; j < start + wave; j++)
+                fleet.Publish(j, Reading(scratch, boot, ++seqs[j]), warmRun);
+            var waveStarted = Stopwatch.StartNew();
+            while (Interlocked.Read(ref warmRun.Acked) + Interlocked.Read(ref warmRun.Failed) < start + wave && waveStarted.Elapsed < TimeSpan.FromMinutes(5))
+                await Task.Delay(20);
+            Console.Write($"\rwarm-up {start + wave}/{devices}");
         }
         Console.WriteLine();
+        var warmFailures = devices - Interlocked.Read(ref warmRun.Acked);
         if (warmFailures > 0) Console.WriteLine($"warm-up: {warmFailures} readings not acknowledged");
         Console.WriteLine($"warm-up: one acknowledged reading per device after {warm.Elapsed.TotalSeconds:0.0} s");
 
         var run = new LoadRun((long)rate * (seconds + 5));
+        fleet.Start(run);
         var duration = TimeSpan.FromSeconds(seconds);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var hostBefore = hostPid is { } hp ? ProcessCpu.Of(hp) : null;
@@ -387,7 +436,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 var share = (double)rate * mine / devices;
                 long issued = 0;
                 var next = part;
-                Span<byte> scratch = stackalloc byte[128];
+                Span<byte> buffer = stackalloc byte[128];
                 while (issued < total && stop.Elapsed < duration)
                 {
                     var due = Math.Min(total, (long)(stop.Elapsed.TotalSeconds * share));
@@ -395,25 +444,12 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                     {
                         // A starved pacer must not run past the end of the window.
                         if ((issued & 63) == 0 && stop.Elapsed >= duration) break;
-                        var d = sims[next];
+                        var d = next;
                         next += pacerCount;
                         if (next >= devices) next = part;
                         issued++;
-                        var seq = ++d.Seq;
-                        System.Text.Unicode.Utf8.TryWrite(scratch, CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":{boot},\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}", out var length);
-                        var message = new MqttApplicationMessage { Topic = d.Topic, Payload = new ReadOnlySequence<byte>(scratch[..length].ToArray()), QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce };
                         Interlocked.Increment(ref run.Sent);
-                        var started = Stopwatch.GetTimestamp();
-                        Task<MqttClientPublishResult> task;
-                        try
-                        {
-                            task = d.Client.PublishAsync(message);
-                        }
-                        catch (Exception e) when (e is MqttCommunicationException or InvalidOperationException)
-                        {
-                            task = Task.FromException<MqttClientPublishResult>(e);
-                        }
-                        run.Rent().Start(task, started);
+                        fleet.Publish(d, Reading(buffer, boot, ++seqs[d]), run);
                     }
                     Thread.Sleep(1);
                 }
@@ -439,10 +475,17 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         double? hostCpu = hostBefore is { } h0 && ProcessCpu.Of(hostPid!.Value) is { } h1 ? h1 - h0 : null;
         double? dbCpu = dbBefore is { } d0 && ProcessCpu.OfPostgres(databasePort!.Value) is { } d1 ? d1 - d0 : null;
-        foreach (var c in clients) c?.Dispose();
         var (p50, p99) = run.Percentiles();
+        if (fleet.LostConnections > 0) Console.WriteLine($"connections closed by the broker: {fleet.LostConnections}");
         // Sustained: what was acknowledged while the load was offered (the drain after it is not counted).
-        return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue);
+        return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, run.Failed, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue, fleet.LostConnections, fleet.Name);
+    }
+
+    /// <summary>One energy reading as a device sends it (JSON, schema v1).</summary>
+    private static ReadOnlySpan<byte> Reading(Span<byte> buffer, uint boot, uint seq)
+    {
+        System.Text.Unicode.Utf8.TryWrite(buffer, CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":{boot},\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}", out var length);
+        return buffer[..length];
     }
 
     private static int Arg(string[] args, string name, int fallback)
