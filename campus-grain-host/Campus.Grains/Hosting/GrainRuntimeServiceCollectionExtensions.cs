@@ -114,7 +114,17 @@ internal sealed class PostgresDataSources : IDisposable
         lock (_gate)
         {
             if (!_sources.TryGetValue(connectionString, out var source))
-                _sources[connectionString] = source = Npgsql.NpgsqlDataSource.Create(connectionString);
+            {
+                // Every state read and write is one of a few statements: let Npgsql prepare them on the
+                // server (unless the connection string says otherwise), which saves their parse and plan.
+                var builder = new Npgsql.NpgsqlDataSourceBuilder(connectionString);
+                if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+                {
+                    builder.ConnectionStringBuilder.MaxAutoPrepare = 16;
+                    builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+                }
+                _sources[connectionString] = source = builder.Build();
+            }
             return source;
         }
     }
