@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using Campus.Controller.Domain;
+using Campus.Controller.Grains;
+using Campus.Controller.History;
 using Campus.Dashboard.Accounts;
 using Campus.Dashboard.Import;
 using Campus.Dashboard.Tests.Support;
@@ -43,6 +46,48 @@ public sealed class ImportTests(HostFixture fixture)
         Assert.Null(await fixture.Host.Registry.GetPerson("imp-6"));
 
         static string Word(string reason) => new[] { "name", "role", "Card", "Zone", "more than once" }.First(w => reason.Contains(w, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Csv_import_with_a_bad_card_reports_that_line_with_the_exact_reason_saves_the_rest_and_audits_the_import()
+    {
+        var u = Guid.NewGuid().ToString("N")[..8];
+        var csv = $"id,name,role,cards,zones\nbad-{u}-1,Ma Chao,student,04A1B2D1,\nbad-{u}-2,Huang Zhong,teacher,04A1B2,\nbad-{u}-3,Wei Yan,staff,,\n";
+        using var client = fixture.Host.Client();
+        await client.SignInAsync(DashboardHost.Accounts[DashboardRole.SchoolAdmin]);
+        using var response = await client.SendAsync(HttpMethod.Post, "/api/v1/schools/s01/people/import", new StringContent(csv, Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var report = await response.Content.ReadFromJsonAsync<ImportReport>();
+
+        Assert.Equal((3, 2), (report!.Rows, report.Imported));
+        Assert.Equal(new ImportError(3, $"bad-{u}-2", "Card '04A1B2' is not a UID of 8 or 14 hex digits."), Assert.Single(report.Errors));
+        Assert.NotNull(await fixture.Host.Registry.GetPerson($"bad-{u}-1"));
+        Assert.Null(await fixture.Host.Registry.GetPerson($"bad-{u}-2"));
+        Assert.NotNull(await fixture.Host.Registry.GetPerson($"bad-{u}-3"));
+        var audit = await fixture.Host.History.GetAuditLogAsync(new AuditLogQuery("s01", Actor: "s01-admin", Page: new PageRequest(1000)));
+        Assert.Contains(audit.Items, a => a.Entry.Action == "people.import" && a.Entry.Details == "rows=3 imported=2 rejected=1");
+        Assert.Contains(audit.Items, a => a.Entry.Action == "person.upsert" && a.Entry.Target == $"bad-{u}-3");
+    }
+
+    [Fact]
+    public async Task Csv_import_saves_the_good_rows_in_one_call_and_reports_a_row_the_registry_refuses_at_its_line()
+    {
+        var csv = "id,name,role,cards,zones\nr-1,Ann,student,,\nr-2,Ben,role-x,,\nr-3,Cai,student,,\nr-4,Dai,student,,\n";
+        var school = new SchoolSpec("s01", "s01", "Asia/Shanghai", new WeeklySchedule([]), []);
+        var calls = new List<IReadOnlyList<PersonProfile>>();
+
+        var report = await PeopleCsvImporter.ImportAsync(new StringReader(csv), school, people =>
+        {
+            calls.Add(people);
+            // The registry refuses the second person it is given (r-3, line 4).
+            return Task.FromResult(new PeopleUpsertResult(people.Count - 1, [new PersonRowError(1, people[1].Id, "School 's01' is not registered; register the school first.")]));
+        });
+
+        Assert.Equal(["r-1", "r-3", "r-4"], Assert.Single(calls).Select(p => p.Id));
+        Assert.Equal((4, 2), (report.Rows, report.Imported));
+        Assert.Equal([(3, "r-2"), (4, "r-3")], report.Errors.Select(e => (e.Line, e.Id)));
+        Assert.Equal("School 's01' is not registered; register the school first.", report.Errors[1].Reason);
+        Assert.StartsWith("Unknown role 'role-x'", report.Errors[0].Reason, StringComparison.Ordinal);
     }
 
     [Fact]

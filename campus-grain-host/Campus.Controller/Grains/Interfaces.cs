@@ -55,7 +55,24 @@ public interface IRegistryGrain : IGrainWithStringKey
     /// <summary>Replaces a device's MQTT password and HMAC key; the old ones stop working at once.</summary>
     Task<DeviceCredentials> RotateCredentials(string deviceId, string by);
 
+    /// <summary>Registers or updates one person (card holder); a bad person is refused with an <see cref="ArgumentException"/>.</summary>
     Task<PersonProfile> UpsertPerson(PersonProfile person, string by);
+
+    /// <summary>The most people one <see cref="UpsertPeople"/> call takes; split larger lists.</summary>
+    const int MaxPeoplePerCall = 20_000;
+
+    /// <summary>
+    /// Registers or updates many people at once (an import, a zone's holders): each person is
+    /// checked as <see cref="UpsertPerson"/> checks one, and a person given twice is refused. The
+    /// good people are applied and each bad one is reported by its row (its index in
+    /// <paramref name="people"/>) and changes nothing: a batch with a bad row is not rejected whole.
+    /// The result equals upserting the good people one by one, in order (stored person, the
+    /// schools' card indexes and door allow-lists, one person.upsert audit entry each), but each
+    /// touched storage shard and each touched school is written once.
+    /// </summary>
+    /// <exception cref="ArgumentException">More than <see cref="MaxPeoplePerCall"/> people, or no acting user.</exception>
+    Task<PeopleUpsertResult> UpsertPeople(IReadOnlyList<PersonProfile> people, string by);
+
     Task<DeviceSpec?> GetDevice(string deviceId);
     Task<PersonProfile?> GetPerson(string personId);
     Task<IReadOnlyList<SchoolSpec>> ListSchools();
@@ -69,6 +86,15 @@ public interface IRegistryGrain : IGrainWithStringKey
     /// <summary>Loads the device directory used by ingestion and the broker's credential check.</summary>
     Task Load();
 }
+
+/// <summary>A person that <see cref="IRegistryGrain.UpsertPeople"/> refused: its row (index in the list), its id if any, and why.</summary>
+public sealed record PersonRowError(int Row, string? PersonId, string Reason)
+{
+    public override string ToString() => PersonId is null ? $"Row {Row}: {Reason}" : $"Row {Row} (person '{PersonId}'): {Reason}";
+}
+
+/// <summary>What <see cref="IRegistryGrain.UpsertPeople"/> did: how many people it applied and each refused row, in row order.</summary>
+public sealed record PeopleUpsertResult(int Applied, IReadOnlyList<PersonRowError> Errors);
 
 /// <summary>The whole district's live aggregate (key <see cref="IRegistryGrain.RegistryKey"/>).</summary>
 public interface IDistrictGrain : IGrainWithStringKey
@@ -86,6 +112,9 @@ public interface ISchoolGrain : IGrainWithStringKey
     Task<SchoolSpec?> GetSpec();
     Task AddDevice(DeviceSpec device);
     Task SetPerson(PersonProfile person);
+
+    /// <summary>As <see cref="SetPerson"/> for each person, in order, with one state write.</summary>
+    Task SetPeople(IReadOnlyList<PersonProfile> people);
 
     /// <summary>Names a building of the school (for its live aggregate per building).</summary>
     Task SetBuilding(BuildingSpec building);

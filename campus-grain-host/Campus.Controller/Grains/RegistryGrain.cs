@@ -31,7 +31,8 @@ internal sealed class RegistryState
 /// in-memory <see cref="DeviceDirectory"/> that ingestion and the broker use. Every change is
 /// audited. Persistence: schools and buildings in one small head document; rooms, devices and
 /// people in fixed sets of shards (<see cref="RegistryShards{T}"/>), so a change writes one
-/// shard, however large the district.
+/// shard, however large the district, and a bulk change (<see cref="UpsertPeople"/>) writes each
+/// shard it touches once.
 /// </summary>
 internal sealed class RegistryGrain(
     [PersistentState("registry")] IPersistentState<RegistryState> state,
@@ -175,10 +176,7 @@ internal sealed class RegistryGrain(
     public async Task<PersonProfile> UpsertPerson(PersonProfile person, string by)
     {
         ArgumentNullException.ThrowIfNull(person);
-        ArgumentException.ThrowIfNullOrWhiteSpace(person.Id);
-        RequireSchool(person.School);
-        foreach (var c in person.Cards)
-            if (!IsCardUid(c.Uid)) throw new ArgumentException($"Card '{c.Uid}' is not a UID of 8 or 14 upper-case hex digits.", nameof(person));
+        if (CheckPerson(person) is { } problem) throw new ArgumentException(problem, nameof(person));
         var previousSchool = _people.TryGetValue(person.Id, out var old) ? old.School : null;
         await _people.SetAsync(person.Id, person);
         await GrainFactory.GetGrain<ISchoolGrain>(person.School).SetPerson(person);
@@ -186,6 +184,72 @@ internal sealed class RegistryGrain(
             await GrainFactory.GetGrain<ISchoolGrain>(previousSchool).SetPerson(person);
         await AuditAsync(person.School, by, "person.upsert", person.Id);
         return person;
+    }
+
+    /// <remarks>
+    /// Partial by design: a bad row is reported and the good ones are applied, as an import of a
+    /// file with a bad line does (the bad line is fixed and imported again, the rest is not lost).
+    /// Every check happens before anything is written, so a refused row never changes anything.
+    /// </remarks>
+    public async Task<PeopleUpsertResult> UpsertPeople(IReadOnlyList<PersonProfile> people, string by)
+    {
+        ArgumentNullException.ThrowIfNull(people);
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        if (people.Count > IRegistryGrain.MaxPeoplePerCall)
+            throw new ArgumentException($"{people.Count} people in one call; at most {IRegistryGrain.MaxPeoplePerCall}: split the list.", nameof(people));
+        var errors = new List<PersonRowError>();
+        var good = new List<PersonProfile>(people.Count);
+        var rowOf = new Dictionary<string, int>(people.Count, StringComparer.Ordinal);
+        for (var row = 0; row < people.Count; row++)
+        {
+            var person = people[row];
+            var problem = person is null ? "The row holds no person." : CheckPerson(person);
+            if (problem is null && !rowOf.TryAdd(person!.Id, row))
+                problem = $"Person '{person.Id}' is also in row {rowOf[person.Id]}; give each person once.";
+            if (problem is not null)
+            {
+                errors.Add(new PersonRowError(row, string.IsNullOrWhiteSpace(person?.Id) ? null : person.Id, problem));
+                continue;
+            }
+            good.Add(person!);
+        }
+        if (good.Count == 0) return new PeopleUpsertResult(0, errors);
+
+        // Each school that holds or held a person hears of them, in row order (a person who moved
+        // is removed from the old school's card index), as UpsertPerson tells both.
+        var schools = new Dictionary<string, List<PersonProfile>>(StringComparer.Ordinal);
+        var entries = new List<KeyValuePair<string, PersonProfile>>(good.Count);
+        foreach (var person in good)
+        {
+            SchoolList(schools, person.School).Add(person);
+            if (_people.TryGetValue(person.Id, out var old) && !string.Equals(old.School, person.School, StringComparison.Ordinal))
+                SchoolList(schools, old.School).Add(person);
+            entries.Add(KeyValuePair.Create(person.Id, person));
+        }
+        await _people.SetManyAsync(entries);
+        await Task.WhenAll(schools.Select(s => GrainFactory.GetGrain<ISchoolGrain>(s.Key).SetPeople(s.Value)));
+        // One entry per person as UpsertPerson writes; all queued before waiting, so the audit log writes them in batches.
+        var audits = new List<Task>(good.Count);
+        foreach (var person in good) audits.Add(AuditAsync(person.School, by, "person.upsert", person.Id).AsTask());
+        await Task.WhenAll(audits);
+        return new PeopleUpsertResult(good.Count, errors);
+
+        static List<PersonProfile> SchoolList(Dictionary<string, List<PersonProfile>> schools, string school)
+        {
+            if (!schools.TryGetValue(school, out var list)) schools[school] = list = [];
+            return list;
+        }
+    }
+
+    /// <summary>Why a person cannot be registered, or null: one check for <see cref="UpsertPerson"/> and <see cref="UpsertPeople"/>.</summary>
+    private string? CheckPerson(PersonProfile person)
+    {
+        if (string.IsNullOrWhiteSpace(person.Id)) return "The person id is empty; give each person an id.";
+        if (string.IsNullOrWhiteSpace(person.School) || !S.Schools.ContainsKey(person.School))
+            return $"School '{person.School}' is not registered; register the school first.";
+        foreach (var c in person.Cards ?? [])
+            if (c?.Uid is not { } uid || !IsCardUid(uid)) return $"Card '{c?.Uid}' is not a UID of 8 or 14 upper-case hex digits.";
+        return null;
     }
 
     public Task<DeviceSpec?> GetDevice(string deviceId) => Task.FromResult(_devices.TryGetValue(deviceId, out var d) ? d.Spec : null);

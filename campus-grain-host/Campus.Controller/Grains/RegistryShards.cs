@@ -62,7 +62,7 @@ internal sealed class RegistryShards<T>
         return _storage.WriteStateAsync(StateName(i), _owner, _shards[i]);
     }
 
-    /// <summary>Sets many entries, writing each touched shard once (moving an older registry into shards).</summary>
+    /// <summary>Sets many entries, writing each touched shard once (bulk upserts; moving an older registry into shards).</summary>
     public async Task SetManyAsync(IEnumerable<KeyValuePair<string, T>> entries)
     {
         var touched = new SortedSet<int>();

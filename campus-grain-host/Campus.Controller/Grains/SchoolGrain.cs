@@ -141,6 +141,23 @@ internal sealed class SchoolGrain(
     public async Task SetPerson(PersonProfile person)
     {
         ArgumentNullException.ThrowIfNull(person);
+        ApplyPerson(person);
+        await state.WriteStateAsync();
+        ScheduleAllowLists();
+    }
+
+    public async Task SetPeople(IReadOnlyList<PersonProfile> people)
+    {
+        ArgumentNullException.ThrowIfNull(people);
+        foreach (var person in people)
+            if (person is null) throw new ArgumentException("The list of people holds a null entry; give only people.", nameof(people));
+        foreach (var person in people) ApplyPerson(person);
+        await state.WriteStateAsync();
+        ScheduleAllowLists();
+    }
+
+    private void ApplyPerson(PersonProfile person)
+    {
         if (S.People.TryGetValue(person.Id, out var old))
             foreach (var c in old.Cards) _byCard.Remove(c.Uid);
         if (string.Equals(person.School, SchoolId, StringComparison.Ordinal))
@@ -152,8 +169,6 @@ internal sealed class SchoolGrain(
         {
             S.People.Remove(person.Id); // moved to another school
         }
-        await state.WriteStateAsync();
-        ScheduleAllowLists();
     }
 
     public async Task SetBuilding(BuildingSpec building)

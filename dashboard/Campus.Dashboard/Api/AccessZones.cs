@@ -139,13 +139,15 @@ internal static class AccessZones
             await Schedules(data, school).SetSchedule(id, schedule!).ConfigureAwait(false);
             await data.Registry.UpsertSchool(spec with { Zones = zones }, by).ConfigureAwait(false);
             var holders = 0;
+            var changed = new List<PersonProfile>();
             foreach (var p in await data.Registry.ListPeople(school).ConfigureAwait(false))
             {
                 if (!p.Zones.Any(g => g.Zone == id)) continue;
                 holders++;
                 if (p.Zones.All(g => g.Zone != id || g.Schedule.Windows.SequenceEqual(schedule!.Windows))) continue;
-                await data.Registry.UpsertPerson(p with { Zones = [.. p.Zones.Select(g => g.Zone == id ? g with { Schedule = schedule! } : g)] }, by).ConfigureAwait(false);
+                changed.Add(p with { Zones = [.. p.Zones.Select(g => g.Zone == id ? g with { Schedule = schedule! } : g)] });
             }
+            await SaveHoldersAsync(data, id, changed, by).ConfigureAwait(false);
             data.Forget(school);
             var details = $"rooms={string.Join(';', rooms)} windows={Describe(schedule!)} holders={holders}"
                 + (previous is null || creating ? "" : $" was={Describe(previous)}");
@@ -168,13 +170,14 @@ internal static class AccessZones
             var spec = await FreshSchoolAsync(data, school).ConfigureAwait(false);
             if (spec is null || spec.Zones.All(z => z.Id != zoneId)) return false;
             await data.Registry.UpsertSchool(spec with { Zones = [.. spec.Zones.Where(z => z.Id != zoneId)] }, by).ConfigureAwait(false);
-            var holders = 0;
+            var changed = new List<PersonProfile>();
             foreach (var p in await data.Registry.ListPeople(school).ConfigureAwait(false))
             {
                 if (p.Zones.All(g => g.Zone != zoneId)) continue;
-                holders++;
-                await data.Registry.UpsertPerson(p with { Zones = [.. p.Zones.Where(g => g.Zone != zoneId)] }, by).ConfigureAwait(false);
+                changed.Add(p with { Zones = [.. p.Zones.Where(g => g.Zone != zoneId)] });
             }
+            var holders = changed.Count;
+            await SaveHoldersAsync(data, zoneId, changed, by).ConfigureAwait(false);
             await Schedules(data, school).RemoveSchedule(zoneId).ConfigureAwait(false);
             data.Forget(school);
             await AuditAsync(data, school, by, "zone.delete", zoneId, $"holders={holders}").ConfigureAwait(false);
@@ -209,6 +212,23 @@ internal static class AccessZones
         finally
         {
             Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Saves the changed grants of a zone's holders with the registry's bulk upsert (each touched
+    /// shard and school written once, not once per holder). The holders come from the registry, so
+    /// a refusal means the registry changed under us (e.g. the school went away): it fails the
+    /// change loudly, as a refused single upsert did, instead of leaving holders silently stale.
+    /// </summary>
+    private static async Task SaveHoldersAsync(CampusData data, string zone, List<PersonProfile> holders, string by)
+    {
+        for (var from = 0; from < holders.Count; from += IRegistryGrain.MaxPeoplePerCall)
+        {
+            var part = holders.GetRange(from, Math.Min(IRegistryGrain.MaxPeoplePerCall, holders.Count - from));
+            var result = await data.Registry.UpsertPeople(part, by).ConfigureAwait(false);
+            if (result.Errors.Count > 0)
+                throw new InvalidOperationException($"The registry refused {result.Errors.Count} holder(s) of zone '{zone}'; the first: {result.Errors[0]}.");
         }
     }
 

@@ -225,7 +225,7 @@ internal static class ApiEndpoints
         if (spec is null) return TypedResults.NotFound();
         if (request.ContentLength > 10_000_000) return Invalid("body", "The file is larger than 10 MB; split it.");
         using var reader = new StreamReader(request.Body, Encoding.UTF8);
-        var report = await PeopleCsvImporter.ImportAsync(reader, spec, p => data.Registry.UpsertPerson(p, user.Name()), request.HttpContext.RequestAborted, await AccessZones.SchedulesAsync(data, spec));
+        var report = await PeopleCsvImporter.ImportAsync(reader, spec, people => data.Registry.UpsertPeople(people, user.Name()), request.HttpContext.RequestAborted, await AccessZones.SchedulesAsync(data, spec));
         await data.History.AppendAuditAsync(new AuditEntry { SchoolId = school, Actor = user.Name(), Action = "people.import", Target = school, Details = $"rows={report.Rows} imported={report.Imported} rejected={report.Errors.Count}", At = DateTimeOffset.UtcNow });
         return TypedResults.Ok(report);
     }

@@ -16,15 +16,19 @@ public sealed record ImportReport(int Rows, int Imported, IReadOnlyList<ImportEr
 /// Imports the people and cards of one school from CSV with the header
 /// <c>id,name,role,cards,zones</c> (<c>cards</c> and <c>zones</c> separated by <c>;</c>; an optional
 /// <c>school</c> column must name the school imported into). Each good row is saved; each bad one
-/// is reported with its line and reason and changes nothing.
+/// is reported with its line and reason and changes nothing. The good rows are saved together,
+/// in one call (<see cref="IRegistryGrain.UpsertPeople"/>), after the whole file is read; a row
+/// that the registry refuses is reported with its line like a row refused here.
 /// </summary>
 internal sealed class PeopleCsvImporter
 {
-    public const int MaxRows = 20_000;
+    /// <summary>Rows per file: as many as the registry takes in one call.</summary>
+    public const int MaxRows = IRegistryGrain.MaxPeoplePerCall;
     private static readonly string[] Required = ["id", "name", "role"];
 
     /// <param name="zoneSchedules">The weekly schedule of each zone (a grant gets its zone's); the school's opening hours for a zone not in it.</param>
-    public static async Task<ImportReport> ImportAsync(TextReader text, SchoolSpec school, Func<PersonProfile, Task> save, CancellationToken cancellationToken = default, IReadOnlyDictionary<string, WeeklySchedule>? zoneSchedules = null)
+    /// <param name="saveMany">Saves the good rows' people (at most <see cref="MaxRows"/>) and reports each one it refused by its index in the list.</param>
+    public static async Task<ImportReport> ImportAsync(TextReader text, SchoolSpec school, Func<IReadOnlyList<PersonProfile>, Task<PeopleUpsertResult>> saveMany, CancellationToken cancellationToken = default, IReadOnlyDictionary<string, WeeklySchedule>? zoneSchedules = null)
     {
         var config = new CsvConfiguration(CultureInfo.InvariantCulture)
         {
@@ -45,7 +49,9 @@ internal sealed class PeopleCsvImporter
         var hasSchool = header.Any(h => string.Equals(h.Trim(), "school", StringComparison.OrdinalIgnoreCase));
         var zones = school.Zones.Select(z => z.Id).ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        int rows = 0, imported = 0;
+        var people = new List<PersonProfile>();
+        var lines = new List<int>();
+        var rows = 0;
         while (await csv.ReadAsync().ConfigureAwait(false))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -62,17 +68,15 @@ internal sealed class PeopleCsvImporter
                 errors.Add(new ImportError(line, string.IsNullOrEmpty(id) ? null : id, problem));
                 continue;
             }
-            try
-            {
-                await save(person!).ConfigureAwait(false);
-                imported++;
-            }
-            catch (ArgumentException ex)
-            {
-                errors.Add(new ImportError(line, id, ex.Message));
-            }
+            people.Add(person!);
+            lines.Add(line);
         }
-        return new ImportReport(rows, imported, errors);
+        if (people.Count == 0) return new ImportReport(rows, 0, errors);
+        var saved = await saveMany(people).ConfigureAwait(false);
+        foreach (var refused in saved.Errors)
+            errors.Add(new ImportError(lines[refused.Row], refused.PersonId, refused.Reason));
+        errors.Sort((a, b) => a.Line.CompareTo(b.Line)); // in file order, as the rows were read
+        return new ImportReport(rows, saved.Applied, errors);
     }
 
     private static string? Check(CsvReader csv, string? id, bool hasSchool, SchoolSpec school, HashSet<string> zones, IReadOnlyDictionary<string, WeeklySchedule>? zoneSchedules, HashSet<string> seen, out PersonProfile? person)
