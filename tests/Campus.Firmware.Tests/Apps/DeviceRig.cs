@@ -15,9 +15,9 @@ internal sealed class DeviceRig : IAsyncDisposable
 
     private DeviceApp? _app;
 
-    public DeviceRig(string kind, string device, MqttClient mqtt, InMemoryNonVolatileStore? store = null)
+    public DeviceRig(string kind, string device, MqttClient mqtt, InMemoryNonVolatileStore? store = null, DateTime? startUtc = null)
     {
-        Clock = new SimulatedClock(Start);
+        Clock = new SimulatedClock(startUtc ?? Start);
         Store = store ?? new InMemoryNonVolatileStore();
         Watchdog = new SimulatedWatchdog(Clock);
         Wifi = new SimulatedWifi();

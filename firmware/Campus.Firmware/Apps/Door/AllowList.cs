@@ -5,7 +5,10 @@ namespace Campus.Firmware.Apps.Door
     /// <summary>
     /// The door's cached allow-list (retained <c>cmd/allowlist</c>): cards with weekly time
     /// windows in local time (<c>tzOffsetMin</c>). Used when the controller cannot answer.
-    /// Immutable once parsed; a new list replaces the whole object.
+    /// Immutable once parsed; a new list replaces the whole object. A list may carry the school's
+    /// next UTC offset change (<c>nextOffsetAt</c>, <c>nextOffsetMin</c>): from that instant on, by
+    /// the door's own clock, the windows are read with the new offset, so a door that is offline
+    /// when daylight saving time starts or ends still opens at the right local times.
     /// </summary>
     internal sealed class AllowList
     {
@@ -22,6 +25,12 @@ namespace Campus.Firmware.Apps.Door
         public long Version { get; private set; }
 
         public int TzOffsetMin { get; private set; }
+
+        /// <summary>The instant of the next offset change, Unix milliseconds UTC; 0 when the list has none.</summary>
+        public long NextOffsetAt { get; private set; }
+
+        /// <summary>The offset from <see cref="NextOffsetAt"/> on, minutes (meaningful only when <see cref="NextOffsetAt"/> is set).</summary>
+        public int NextOffsetMin { get; private set; }
 
         public int Count
         {
@@ -41,6 +50,7 @@ namespace Campus.Firmware.Apps.Door
             int offset = tz.IsMissing ? 0 : tz.AsInt(int.MinValue);
             if (offset < -840 || offset > 840) throw new System.ArgumentException("tzOffsetMin must be a whole number of minutes from -840 to 840");
             list.TzOffsetMin = offset;
+            ParseNextOffset(command, list);
             JsonNode entries = command.Get("entries");
             if (!entries.IsArray) throw new System.ArgumentException("entries must be an array");
             list._cards = new string[entries.Count];
@@ -89,10 +99,11 @@ namespace Campus.Firmware.Apps.Door
                 int[] windows = _windows[i];
                 if (windows.Length == 0) return "ok";
                 if (unixMs <= 0) return "outside-schedule";
-                long days = CivilTime.LocalDays(unixMs, TzOffsetMin);
+                int offset = OffsetAt(unixMs);
+                long days = CivilTime.LocalDays(unixMs, offset);
                 int weekday = CivilTime.IsoWeekday(days);
                 int yesterday = weekday == 1 ? 7 : weekday - 1;
-                int minute = CivilTime.LocalMinuteOfDay(unixMs, TzOffsetMin);
+                int minute = CivilTime.LocalMinuteOfDay(unixMs, offset);
                 for (int w = 0; w < windows.Length; w += 3)
                 {
                     int mask = windows[w];
@@ -112,6 +123,33 @@ namespace Campus.Firmware.Apps.Door
                 return "outside-schedule";
             }
             return "unknown-card";
+        }
+
+        /// <summary>
+        /// The UTC offset (minutes) the windows are read with at <paramref name="unixMs"/>:
+        /// <see cref="NextOffsetMin"/> once the next change's instant has passed, else <see cref="TzOffsetMin"/>.
+        /// </summary>
+        public int OffsetAt(long unixMs)
+        {
+            return NextOffsetAt > 0 && unixMs >= NextOffsetAt ? NextOffsetMin : TzOffsetMin;
+        }
+
+        /// <summary>Reads the optional next offset change: both members or neither (null is the same as absent).</summary>
+        private static void ParseNextOffset(JsonNode command, AllowList list)
+        {
+            JsonNode at = command.Get("nextOffsetAt");
+            JsonNode minutes = command.Get("nextOffsetMin");
+            bool hasAt = !at.IsMissing && !at.IsNull;
+            bool hasMinutes = !minutes.IsMissing && !minutes.IsNull;
+            if (!hasAt && !hasMinutes) return;
+            if (!hasAt) throw new System.ArgumentException("nextOffsetAt is missing while nextOffsetMin is given; both or neither");
+            if (!hasMinutes) throw new System.ArgumentException("nextOffsetMin is missing while nextOffsetAt is given; both or neither");
+            long instant = at.AsLong(0);
+            if (instant <= 0) throw new System.ArgumentException("nextOffsetAt must be Unix milliseconds after 1970");
+            int offset = minutes.AsInt(int.MinValue);
+            if (offset < -840 || offset > 840) throw new System.ArgumentException("nextOffsetMin must be a whole number of minutes from -840 to 840");
+            list.NextOffsetAt = instant;
+            list.NextOffsetMin = offset;
         }
 
         /// <summary>Upper-case hex of 8 or 14 digits, or "" when <paramref name="card"/> is not a card UID.</summary>
