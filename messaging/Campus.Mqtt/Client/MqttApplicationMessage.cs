@@ -15,7 +15,12 @@ public sealed class MqttApplicationMessage
 
     public bool Retain { get; init; }
 
-    /// <summary>On a received message: the broker marked it as a possible re-delivery.</summary>
+    /// <summary>
+    /// On a received message: the broker marked it as a possible re-delivery. On a message to
+    /// publish (QoS 1 or 2 only): the application re-sends a message that may have arrived already
+    /// (for example from its own outbox after a reconnect), so every attempt carries DUP; the
+    /// client sets DUP on its own re-sends either way.
+    /// </summary>
     public bool Dup { get; init; }
 
     /// <summary>The payload decoded as UTF-8.</summary>

@@ -717,6 +717,8 @@ internal sealed partial class MqttClient : IMqttClient
         MqttTopic.ThrowIfInvalidTopicName(applicationMessage.Topic, nameof(applicationMessage));
         var qos = applicationMessage.QualityOfServiceLevel;
         if (qos > MqttQualityOfServiceLevel.ExactlyOnce) throw new ArgumentOutOfRangeException(nameof(applicationMessage), qos, "QoS must be 0, 1 or 2.");
+        if (applicationMessage.Dup && qos == MqttQualityOfServiceLevel.AtMostOnce)
+            throw new ArgumentException("DUP marks a re-send of a QoS 1 or 2 message; a QoS 0 message must not set it (MQTT 3.1.1 §3.3.1.1).", nameof(applicationMessage));
 
         if (qos == MqttQualityOfServiceLevel.AtMostOnce)
         {
@@ -920,7 +922,8 @@ internal sealed partial class MqttClient : IMqttClient
     private ValueTask SendPublishAsync(MqttClientConnection connection, OutgoingPublish publish, bool dup)
     {
         publish.Attempts++;
-        return SendPublishAsync(connection, publish.Message, publish.PacketIdentifier, dup);
+        // A message the application marked as a re-send carries DUP from its first attempt on.
+        return SendPublishAsync(connection, publish.Message, publish.PacketIdentifier, dup || publish.Message.Dup);
     }
 
     private async ValueTask SendPublishAsync(MqttClientConnection connection, MqttApplicationMessage message, ushort packetIdentifier, bool dup)
