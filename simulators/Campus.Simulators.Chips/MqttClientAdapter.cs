@@ -143,7 +143,10 @@ public sealed class MqttClientAdapter : Ports.MqttClient
         return Ports.MqttReasonCode.Success;
     }
 
-    public override ushort Publish(string topic, byte[] message, byte qosLevel, bool retain)
+    public override ushort Publish(string topic, byte[] message, byte qosLevel, bool retain) =>
+        Publish(topic, message, false, qosLevel, retain);
+
+    public override ushort Publish(string topic, byte[] message, bool dupFlag, byte qosLevel, bool retain)
     {
         var client = ConnectedClient();
         var qos = ToQos(qosLevel);
@@ -154,6 +157,9 @@ public sealed class MqttClientAdapter : Ports.MqttClient
             .WithQualityOfServiceLevel(qos)
             .WithRetainFlag(retain)
             .Build();
+        // The firmware's re-send of a message that may have arrived: DUP on the PUBLISH (QoS 1/2 only).
+        if (dupFlag && qos != MqttQualityOfServiceLevel.AtMostOnce)
+            application = new MqttApplicationMessage { Topic = application.Topic, Payload = application.Payload, QualityOfServiceLevel = qos, Retain = retain, Dup = true };
         Interlocked.Increment(ref _pendingPublishes);
         Task publish;
         try

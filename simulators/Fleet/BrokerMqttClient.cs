@@ -118,14 +118,21 @@ internal sealed class BrokerMqttClient(FleetNetwork network, Func<(string Host, 
     /// <summary>Sees every message the device sends (what someone on the wire could capture).</summary>
     public Action<string, byte[]>? Sent { get; set; }
 
-    public override ushort Publish(string topic, byte[] message, byte qosLevel, bool retain)
+    public override ushort Publish(string topic, byte[] message, byte qosLevel, bool retain) =>
+        Publish(topic, message, false, qosLevel, retain);
+
+    public override ushort Publish(string topic, byte[] message, bool dupFlag, byte qosLevel, bool retain)
     {
         var client = Current();
         Sent?.Invoke(topic, message);
         ushort id = qosLevel == 0 ? (ushort)0 : NextId();
-        var publish = client.PublishAsync(new MqttApplicationMessageBuilder()
+        var application = new MqttApplicationMessageBuilder()
             .WithTopic(topic).WithPayload(message)
-            .WithQualityOfServiceLevel((MqttQualityOfServiceLevel)qosLevel).WithRetainFlag(retain).Build());
+            .WithQualityOfServiceLevel((MqttQualityOfServiceLevel)qosLevel).WithRetainFlag(retain).Build();
+        // The firmware's re-send of a message that may have arrived: DUP on the PUBLISH (QoS 1/2 only).
+        if (dupFlag && qosLevel != 0)
+            application = new MqttApplicationMessage { Topic = application.Topic, Payload = application.Payload, QualityOfServiceLevel = application.QualityOfServiceLevel, Retain = retain, Dup = true };
+        var publish = client.PublishAsync(application);
         Interlocked.Increment(ref network.Published);
         if (qosLevel == 0)
         {

@@ -421,9 +421,14 @@ namespace Campus.Firmware.Common
             while (_running && _mqtt.IsConnected && _outbox.TryTakeNext(_settings.InFlightWindow, out message))
             {
                 ushort id;
+                // A message handed out before (its PUBACK lost with the link, or the call failed midway)
+                // may have reached the broker: it goes again with DUP, which tells the controller this
+                // copy of a signed event is a redelivery and not a replay.
+                bool again = message.Attempted;
+                message.Attempted = true;
                 try
                 {
-                    id = _mqtt.Publish(message.Topic, message.Payload, MqttQoS.AtLeastOnce, message.Retain);
+                    id = _mqtt.Publish(message.Topic, message.Payload, again, MqttQoS.AtLeastOnce, message.Retain);
                 }
                 catch (Exception e)
                 {

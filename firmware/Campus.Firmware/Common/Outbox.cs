@@ -22,6 +22,9 @@ namespace Campus.Firmware.Common
 
         /// <summary>The broker acknowledged it (QoS 1 PUBACK).</summary>
         internal bool Acknowledged;
+
+        /// <summary>Handed to the client at least once: any later attempt is a re-send and carries DUP.</summary>
+        internal bool Attempted;
     }
 
     /// <summary>

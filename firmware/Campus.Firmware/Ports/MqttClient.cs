@@ -128,6 +128,17 @@ namespace Campus.Firmware.Ports
             return Publish(topic, message, MqttQoS.AtMostOnce, false);
         }
 
+        /// <summary>
+        /// Publishes with the DUP flag given (parameter order of M2Mqtt's <c>MqttMsgPublish</c>): true
+        /// for a message sent again because it may have reached the broker already (MQTT 3.1.1
+        /// §3.3.1.1), so a receiver takes a byte-identical copy for a redelivery, not a replay.
+        /// QoS 1 or 2 only. An adapter that cannot set DUP sends the message without it.
+        /// </summary>
+        public virtual ushort Publish(string topic, byte[] message, bool dupFlag, byte qosLevel, bool retain)
+        {
+            return Publish(topic, message, qosLevel, retain);
+        }
+
         /// <summary>One QoS per topic filter; returns the SUBSCRIBE message id.</summary>
         public abstract ushort Subscribe(string[] topics, byte[] qosLevels);
 

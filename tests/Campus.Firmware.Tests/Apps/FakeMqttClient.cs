@@ -5,7 +5,7 @@ using Campus.Firmware.Ports;
 namespace Campus.Firmware.Tests.Apps;
 
 /// <summary>A message the device published through <see cref="FakeMqttClient"/>.</summary>
-internal sealed record PublishedMessage(string Topic, string Payload, bool Retain, ushort MessageId);
+internal sealed record PublishedMessage(string Topic, string Payload, bool Retain, ushort MessageId, bool Dup = false);
 
 /// <summary>
 /// An in-memory MQTT client port for fast runtime tests: the test plays the broker. Publishes are
@@ -79,14 +79,17 @@ internal sealed class FakeMqttClient : MqttClient
         }
     }
 
-    public override ushort Publish(string topic, byte[] message, byte qosLevel, bool retain)
+    public override ushort Publish(string topic, byte[] message, byte qosLevel, bool retain) =>
+        Publish(topic, message, false, qosLevel, retain);
+
+    public override ushort Publish(string topic, byte[] message, bool dupFlag, byte qosLevel, bool retain)
     {
         ushort id;
         lock (_sync)
         {
             if (!_connected) throw new MqttCommunicationException("not connected");
             id = ++_nextId == 0 ? ++_nextId : _nextId;
-            _published.Add(new PublishedMessage(topic, Encoding.UTF8.GetString(message), retain, id));
+            _published.Add(new PublishedMessage(topic, Encoding.UTF8.GetString(message), retain, id, dupFlag));
         }
         if (AutoAcknowledge) OnMqttMsgPublished(id, true);
         else _unacknowledged.Enqueue(id);
