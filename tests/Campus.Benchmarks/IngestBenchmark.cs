@@ -48,7 +48,16 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             Console.WriteLine("baseline: bare embedded broker (child process)");
             baseline = await LoadAsync("127.0.0.1", bare.Port, devices, baselineSeconds, rate, i => (null, null), 1, raw, bare.ProcessId);
         }
-        Console.WriteLine($"baseline: {baseline.Rate:0} msg/s, p50 {baseline.P50:0.0} ms, p99 {baseline.P99:0.0} ms, load generator CPU {baseline.LoadCpuSeconds:0.0} s in {baseline.Seconds:0.0} s");
+        Console.WriteLine($"baseline: {baseline.Rate:0} msg/s, p50 {baseline.P50:0.0} ms, p99 {baseline.P99:0.0} ms, CPU per message: broker {PerMessage(baseline.HostCpuSeconds, baseline.Acked)} µs, load generator {PerMessage(baseline.LoadCpuSeconds, baseline.Acked)} µs");
+        // A second reference, same clients and load: Mosquitto (no controller either), when installed.
+        LoadResult? mosquitto = null;
+        if (IsInstalled("mosquitto"))
+        {
+            await using var reference = await MosquittoServer.StartAsync(new MosquittoOptions { Persistence = false, ExtraConfig = "max_inflight_messages 100" });
+            Console.WriteLine("reference: Mosquitto");
+            mosquitto = await LoadAsync("127.0.0.1", reference.Port, devices, baselineSeconds, rate, i => (null, null), 1, raw, reference.ProcessId);
+            Console.WriteLine($"reference: {mosquitto.Rate:0} msg/s, p50 {mosquitto.P50:0.0} ms, p99 {mosquitto.P99:0.0} ms, CPU per message: broker {PerMessage(mosquitto.HostCpuSeconds, mosquitto.Acked)} µs, load generator {PerMessage(mosquitto.LoadCpuSeconds, mosquitto.Acked)} µs");
+        }
         if (args.Contains("--baseline-only")) return 0;
 
         // The controller on PostgreSQL.
@@ -156,6 +165,16 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 ["msgPerSecond"] = Math.Round(baseline.Rate, 1),
                 ["latencyMsP50"] = Math.Round(baseline.P50, 2),
                 ["latencyMsP99"] = Math.Round(baseline.P99, 2),
+            },
+            ["mosquitto"] = mosquitto is null ? null : new JsonObject
+            {
+                ["what"] = "the same clients and load into Mosquitto (no controller), same command",
+                ["seconds"] = baselineSeconds,
+                ["msgPerSecond"] = Math.Round(mosquitto.Rate, 1),
+                ["latencyMsP50"] = Math.Round(mosquitto.P50, 2),
+                ["latencyMsP99"] = Math.Round(mosquitto.P99, 2),
+                ["brokerMicrosecondsPerMessage"] = mosquitto.HostCpuSeconds is { } mc && mosquitto.Acked > 0 ? Math.Round(mc * 1e6 / mosquitto.Acked) : null,
+                ["loadGeneratorMicrosecondsPerMessage"] = mosquitto.Acked > 0 ? Math.Round(mosquitto.LoadCpuSeconds * 1e6 / mosquitto.Acked) : null,
             },
             ["ratioToBaseline"] = baseline.Rate > 0 ? Math.Round(result.Rate / baseline.Rate, 3) : 0,
         };
@@ -486,6 +505,22 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     {
         System.Text.Unicode.Utf8.TryWrite(buffer, CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":{boot},\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}", out var length);
         return buffer[..length];
+    }
+
+    private static string PerMessage(double? cpuSeconds, long messages) =>
+        cpuSeconds is { } s && messages > 0 ? (s * 1e6 / messages).ToString("0", CultureInfo.InvariantCulture) : "?";
+
+    private static bool IsInstalled(string program)
+    {
+        try
+        {
+            Tools.Locate(program);
+            return true;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
     }
 
     private static int Arg(string[] args, string name, int fallback)

@@ -44,6 +44,9 @@ public sealed class MosquittoServer : IAsyncDisposable
     public string Log => _process is null ? "" : _process.StandardError + _process.StandardOutput;
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The broker's process id while it runs (for CPU figures).</summary>
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+
     public static async Task<MosquittoServer> StartAsync(MosquittoOptions? options = null)
     {
         var dir = Directory.CreateTempSubdirectory("campus-mosquitto-").FullName;
