@@ -6,6 +6,8 @@ using Campus.Grains;
 using Campus.Simulators;
 using Campus.Simulators.District;
 using Campus.Simulators.Fleet;
+using System.Globalization;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Options;
 
 namespace Campus.GrainHost.Demo;
@@ -29,12 +31,60 @@ internal static class DemoModeExtensions
     /// <summary>Registers the simulated district; it starts after the controller (registry loaded, broker up).</summary>
     public static WebApplicationBuilder AddCampusDemoDistrict(this WebApplicationBuilder builder)
     {
+        AddDemoControllerDefaults(builder.Configuration);
         builder.Services.Configure<DemoOptions>(builder.Configuration.GetSection(DemoOptions.SectionName));
+        builder.Services.AddSingleton<DemoDistrictFile>();
+        // The dashboard's demo account seeding leaves schools and rooms to the simulated district.
+        builder.Services.AddSingleton<Campus.Dashboard.Developer.ISimulatedDistrict>(sp => sp.GetRequiredService<DemoDistrictFile>());
         builder.Services.AddHostedService<DemoDistrictService>();
         // The developer page's scenarios (Campus.Dashboard's IScenarioRunner) run on the simulated district.
         builder.Services.AddSingleton<DemoScenarioRunner>();
         builder.Services.AddSingleton<Campus.Dashboard.Developer.IScenarioRunner>(sp => sp.GetRequiredService<DemoScenarioRunner>());
         return builder;
+    }
+
+    /// <summary>
+    /// Controller settings of demo mode, after the settings files and before environment variables and
+    /// the command line (which still win): the controller's clock is real time while the district's runs
+    /// at the demo's speed, so the after-hours-energy rule waits its 30 minutes of simulated time
+    /// (30 real seconds at x60) instead of 30 real minutes.
+    /// </summary>
+    private static void AddDemoControllerDefaults(IConfigurationBuilder configuration)
+    {
+        var speed = ((IConfiguration)configuration).GetValue(DemoOptions.SectionName + ":Speed", new DemoOptions().Speed);
+        var wait = TimeSpan.FromSeconds(speed > 0 ? Math.Max(10, Math.Round(TimeSpan.FromMinutes(30).TotalSeconds / speed)) : 10);
+        var defaults = new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?> { ["Campus:Controller:AfterHoursEnergyMinDuration"] = wait.ToString("c", CultureInfo.InvariantCulture) },
+        };
+        var sources = configuration.Sources;
+        var afterFiles = sources.Select((source, i) => (source, i)).LastOrDefault(x => x.source is FileConfigurationSource).i + 1;
+        sources.Insert(Math.Min(afterFiles, sources.Count), defaults);
+    }
+}
+
+/// <summary>The demo's district file (<see cref="DemoOptions.District"/>), loaded once.</summary>
+internal sealed class DemoDistrictFile(IOptions<DemoOptions> options) : Campus.Dashboard.Developer.ISimulatedDistrict
+{
+    private readonly Lazy<(string File, DistrictModel Model)> _loaded = new(() =>
+    {
+        var file = ResolveFile(options.Value.District);
+        return (file, DistrictLoader.LoadFile(file));
+    });
+
+    public string File => _loaded.Value.File;
+
+    public DistrictModel Model => _loaded.Value.Model;
+
+    public string FirstSchool => Model.Schools[0].Id;
+
+    /// <summary>A relative district file is looked up from the working folder and its parents (so it works from the repository root or a build folder).</summary>
+    private static string ResolveFile(string path)
+    {
+        if (Path.IsPathRooted(path) || System.IO.File.Exists(path)) return path;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (System.IO.File.Exists(Path.Combine(dir.FullName, path))) return Path.Combine(dir.FullName, path);
+        throw new FileNotFoundException($"Demo district file '{path}' not found (set --demo-district FILE).", path);
     }
 }
 
@@ -46,6 +96,7 @@ internal static class DemoModeExtensions
 internal sealed partial class DemoDistrictService(
     IGrainFactory grains,
     IOptions<DemoOptions> options,
+    DemoDistrictFile districtFile,
     IOptions<CampusMqttOptions> mqtt,
     DemoScenarioRunner scenarios,
     ILogger<DemoDistrictService> logger) : BackgroundService
@@ -57,8 +108,8 @@ internal sealed partial class DemoDistrictService(
     {
         await Task.Yield();
         var o = options.Value;
-        var file = ResolveFile(o.District);
-        var district = DistrictLoader.LoadFile(file);
+        var file = districtFile.File;
+        var district = districtFile.Model;
         var credentials = await ProvisionAsync(district).ConfigureAwait(false);
         var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.RegistryKey);
         var buildings = 0; // the district file's buildings whose rooms the registry lists in them
@@ -76,6 +127,8 @@ internal sealed partial class DemoDistrictService(
             BootBase = (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             Seed = o.Seed,
             Credentials = credentials,
+            // Every device on its own switchable link: the developer page's network outage and power cut act on any room.
+            SwitchableNetwork = true,
         }, stoppingToken).ConfigureAwait(false);
         scenarios.Attach(_simulation);
         Console.WriteLine($"Demo district '{district.Name}' ({file}): {district.Schools.Count} school(s), {buildings} building(s), {district.Rooms.Count()} rooms, "
@@ -123,15 +176,6 @@ internal sealed partial class DemoDistrictService(
             }
         }
         return secrets;
-    }
-
-    /// <summary>A relative district file is looked up from the working folder and its parents (so it works from the repository root or a build folder).</summary>
-    private static string ResolveFile(string path)
-    {
-        if (Path.IsPathRooted(path) || File.Exists(path)) return path;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, path))) return Path.Combine(dir.FullName, path);
-        throw new FileNotFoundException($"Demo district file '{path}' not found (set --demo-district FILE).", path);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo district {District} started: {Devices} simulated devices at speed x{Speed}")]

@@ -183,12 +183,12 @@ internal static class EmbeddedScript
 }
 
 /// <summary>Creates the account table and, in demo mode only, the demo accounts.</summary>
-internal sealed class DashboardStartup(IUserStore store, UserService users, IOptions<DashboardOptions> options, CampusData data) : IHostedService
+internal sealed class DashboardStartup(IUserStore store, UserService users, IOptions<DashboardOptions> options, CampusData data, IServiceProvider services) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        if (options.Value.Demo) await DemoAccounts.SeedAsync(users, data, options.Value.DemoPassword, cancellationToken).ConfigureAwait(false);
+        if (options.Value.Demo) await DemoAccounts.SeedAsync(users, data, options.Value.DemoPassword, services.GetService<Developer.ISimulatedDistrict>(), cancellationToken).ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -197,10 +197,17 @@ internal sealed class DashboardStartup(IUserStore store, UserService users, IOpt
 /// <summary>The demo accounts: a district admin and one account of each role in the first school.</summary>
 internal static class DemoAccounts
 {
-    public static async Task SeedAsync(UserService users, CampusData data, string password, CancellationToken cancellationToken)
+    /// <param name="simulated">The district the host simulates and provisions itself, or null: then an empty district gets a sample school with rooms.</param>
+    public static async Task SeedAsync(UserService users, CampusData data, string password, Developer.ISimulatedDistrict? simulated, CancellationToken cancellationToken)
     {
         var school = (await data.SchoolsAsync().ConfigureAwait(false)).FirstOrDefault()?.Id;
-        if (school is null)
+        if (school is null && simulated is not null)
+        {
+            // The simulated district provisions its own schools, buildings and rooms (perhaps only after
+            // this seeding): sample rooms here would stay behind as a stray default building.
+            school = simulated.FirstSchool;
+        }
+        else if (school is null)
         {
             // An empty demo district: one school with a few rooms, so every page has something to show.
             school = "s01";
