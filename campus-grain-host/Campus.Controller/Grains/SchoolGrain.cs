@@ -34,7 +34,9 @@ internal sealed class SchoolState
 /// list, but a change of the offset (daylight saving time) does. A reminder
 /// (<see cref="OffsetReminder"/>) wakes the school at the zone's next offset change and the lists
 /// are pushed again with the new offset; after a restart that missed the instant, the reminder's
-/// hourly period, or the school's next activation, catches up.
+/// hourly period, or the school's next activation, catches up. Each list also carries that next
+/// change (<see cref="AllowlistCommand.NextOffsetAt"/>), so a door whose uplink is down at the
+/// instant switches offset by its own clock.
 /// </remarks>
 internal sealed class SchoolGrain(
     [PersistentState("school")] IPersistentState<SchoolState> state,
@@ -89,10 +91,15 @@ internal sealed class SchoolGrain(
     }
 
     /// <summary>Keeps one reminder at the zone's next offset change while the school has doors (none otherwise).</summary>
-    private async Task ArmOffsetReminderAsync()
+    private Task ArmOffsetReminderAsync()
     {
         var now = Now;
-        var next = HasDoors() ? ZoneOffsets.NextChange(_zone, now) : null;
+        return ArmOffsetReminderAsync(now, HasDoors() ? ZoneOffsets.NextChange(_zone, now) : null);
+    }
+
+    /// <summary>Keeps one reminder at <paramref name="next"/>, the zone's next offset change after <paramref name="now"/> (none when null).</summary>
+    private async Task ArmOffsetReminderAsync(DateTimeOffset now, DateTimeOffset? next)
+    {
         if (_offsetReminderKnown && next == _offsetReminderAt) return;
         if (next is { } at)
         {
@@ -355,6 +362,10 @@ internal sealed class SchoolGrain(
     {
         var now = Now;
         var offset = OffsetMinutes(now);
+        // The zone's next change travels with the lists, so a door that is offline at that instant
+        // switches offset by its own clock (the push at the instant reaches only connected doors).
+        var next = HasDoors() ? ZoneOffsets.NextChange(_zone, now) : null;
+        int? nextOffset = next is { } at ? OffsetMinutes(at) : null;
         S.AllowListVersion++;
         S.AllowListOffsetMin = offset;
         _allowListsStale = false;
@@ -368,6 +379,8 @@ internal sealed class SchoolGrain(
                 Ts = now.ToUnixTimeMilliseconds(),
                 Version = S.AllowListVersion,
                 TzOffsetMin = offset,
+                NextOffsetAt = next?.ToUnixTimeMilliseconds(),
+                NextOffsetMin = nextOffset,
                 Entries = entries.Select(e => new AllowlistEntry
                 {
                     Card = e.Card,
@@ -377,7 +390,7 @@ internal sealed class SchoolGrain(
             await commands.PublishAsync(DeviceTopic.Command(SchoolId, d.Room, d.Kind, d.Id, CommandNames.Allowlist), command);
         }
         await state.WriteStateAsync();
-        await ArmOffsetReminderAsync();
+        await ArmOffsetReminderAsync(now, next);
     }
 
     public Task<SchoolClock> ReportRoom(RoomSnapshot room)

@@ -58,6 +58,7 @@ public sealed class AllowListClockTests
         var end = time.GetUtcNow().AddHours(48); // Saturday noon to Monday noon, local
         var checkedAfter = 0;
         var oldListWrongAfter = 0;
+        var offlineReaderWrong = new List<string>();
         while (time.GetUtcNow() < end)
         {
             time.Advance(TimeSpan.FromMinutes(10));
@@ -70,18 +71,81 @@ public sealed class AllowListClockTests
             Assert.True(ReaderGrants(list, Card, now) == truth,
                 $"at {now:u} ({TimeZoneInfo.ConvertTime(now, zone):ddd HH:mm} local) the school says {(truth ? "grant" : "deny")} but the reader's list v{list.Version} (offset {list.TzOffsetMin}) says otherwise");
             Assert.True(ReaderGrants(list, AlwaysCard, now), $"at {now:u} the reader's list v{list.Version} denies a card that may always enter");
+            // A door that went offline right after the first list keeps it, and follows its next offset change.
+            if (ReaderGrants(first, Card, now, honourNextChange: true) != truth)
+                offlineReaderWrong.Add($"{now:u} ({TimeZoneInfo.ConvertTime(now, zone):ddd HH:mm} local)");
             if (now >= transition)
             {
                 checkedAfter++;
-                if (ReaderGrants(first, Card, now) != truth) oldListWrongAfter++;
+                if (ReaderGrants(first, Card, now, honourNextChange: false) != truth) oldListWrongAfter++;
             }
         }
+        Assert.True(offlineReaderWrong.Count == 0, $"the first list, read by an offline door that follows its next offset change, disagrees with the school at {string.Join(", ", offlineReaderWrong)}");
         Assert.Equal(offsetAfter, LatestList(cluster).TzOffsetMin);
         Assert.True(checkedAfter > 100, $"only {checkedAfter} instants after the change were checked");
-        Assert.True(oldListWrongAfter > 0, "the list from before the change should be wrong somewhere after it (else this test proves nothing)");
+        Assert.True(oldListWrongAfter > 0, "the list from before the change, read without its next offset change, should be wrong somewhere after it (else this test proves nothing)");
         // Weekly windows in local time: midnight and Monday need no new list, the offset change does.
         var pushes = cluster.Commands.Where(c => c.Command is AllowlistCommand && c.Topic.Device == "d1" && c.Command.Ts >= first.Ts).Select(c => (AllowlistCommand)c.Command).ToList();
         Assert.True(pushes.Count == 2, string.Join("; ", pushes.Select(p => $"v{p.Version} at {DateTimeOffset.FromUnixTimeMilliseconds(p.Ts):u} offset {p.TzOffsetMin}")));
+    }
+
+    [Fact]
+    public async Task A_pushed_list_carries_the_schools_next_offset_change_and_passes_the_contract()
+    {
+        // Saturday 2026-03-28 12:00 in Berlin (+60); summer time starts Sunday 01:00 UTC (+120), winter time 25 October 01:00 UTC.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.FromHours(1)));
+        await using var cluster = await CampusTestCluster.StartAsync(time, o =>
+        {
+            foreach (var kind in new[] { "energy", "env", "door", "sign", "maker" })
+                o.Settings[$"Campus:Controller:OfflineAfter:{kind}"] = "60.00:00:00";
+        });
+        await cluster.AddSchoolAsync("s01", "Europe/Berlin", null, new AccessZoneSpec("labs", ["r1"]));
+        await cluster.AddRoomAsync("s01", "r1");
+        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        var night = new WeeklySchedule([TimeWindow.Parse("6", "22:00", "06:00")]);
+        await cluster.Registry.UpsertPerson(new PersonProfile("p1", "Night guard", PersonRole.Staff, "s01", [new AccessCard(Card, CardStatus.Active)], [new ZoneGrant("labs", night)]), "admin");
+        await cluster.School("s01").PushAllowLists();
+
+        var spring = LatestList(cluster);
+        Assert.Equal(60, spring.TzOffsetMin);
+        Assert.Equal(new DateTimeOffset(2026, 3, 29, 1, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(), spring.NextOffsetAt);
+        Assert.Equal(120, spring.NextOffsetMin);
+        AssertPassesContract(spring);
+
+        // At the change the school pushes again (to the doors that are online), with the change after it.
+        time.Advance(new DateTimeOffset(2026, 3, 29, 1, 0, 1, TimeSpan.Zero) - time.GetUtcNow());
+        await Poll.UntilAsync(() => LatestList(cluster).TzOffsetMin == 120, "the list is pushed again with summer time", TimeSpan.FromSeconds(30));
+        var summer = LatestList(cluster);
+        Assert.Equal(new DateTimeOffset(2026, 10, 25, 1, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(), summer.NextOffsetAt);
+        Assert.Equal(60, summer.NextOffsetMin);
+        AssertPassesContract(summer);
+    }
+
+    [Fact]
+    public async Task A_list_of_a_school_without_daylight_saving_carries_no_next_offset_change()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.FromHours(8)));
+        await using var cluster = await CampusTestCluster.StartAsync(time);
+        await cluster.AddSchoolAsync("s01", "Asia/Shanghai", null, new AccessZoneSpec("labs", ["r1"]));
+        await cluster.AddRoomAsync("s01", "r1");
+        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await cluster.School("s01").PushAllowLists();
+        var list = LatestList(cluster);
+        Assert.Equal(480, list.TzOffsetMin);
+        Assert.Null(list.NextOffsetAt);
+        Assert.Null(list.NextOffsetMin);
+        var json = AssertPassesContract(list);
+        Assert.DoesNotContain("nextOffset", json, StringComparison.Ordinal); // what an older door reads is unchanged
+    }
+
+    /// <summary>The list as it goes on the wire, read back through the contracts' validation.</summary>
+    private static string AssertPassesContract(AllowlistCommand list)
+    {
+        var bytes = PayloadWriter.Write(list);
+        var read = PayloadReader.ReadCommand(bytes, CommandNames.Allowlist, DeviceKind.Door);
+        Assert.True(read.IsValid, $"{read.Field}: {read.Message}");
+        Assert.Equal(list.NextOffsetAt, ((AllowlistCommand)read.Value).NextOffsetAt);
+        return System.Text.Encoding.UTF8.GetString(bytes);
     }
 
     [Fact]
@@ -116,13 +180,17 @@ public sealed class AllowListClockTests
     private static AllowlistCommand LatestList(CampusTestCluster cluster) =>
         cluster.Commands.Where(c => c.Topic.Device == "d1").Select(c => c.Command).OfType<AllowlistCommand>().Last();
 
-    /// <summary>The door firmware's rule for its cached list.</summary>
-    private static bool ReaderGrants(AllowlistCommand list, string card, DateTimeOffset now)
+    /// <summary>
+    /// The door firmware's rule for its cached list: local time = UTC + tzOffsetMin, or + nextOffsetMin from
+    /// nextOffsetAt on (a door that does not know those members reads <paramref name="honourNextChange"/> false).
+    /// </summary>
+    private static bool ReaderGrants(AllowlistCommand list, string card, DateTimeOffset now, bool honourNextChange = true)
     {
         var entry = list.Entries.FirstOrDefault(e => e.Card == card);
         if (entry is null) return false;
         if (entry.Windows.Count == 0) return true;
-        var local = now.UtcDateTime.AddMinutes(list.TzOffsetMin);
+        var offset = honourNextChange && list.NextOffsetAt is { } at && now.ToUnixTimeMilliseconds() >= at ? list.NextOffsetMin!.Value : list.TzOffsetMin;
+        var local = now.UtcDateTime.AddMinutes(offset);
         var day = TimeWindow.IsoDay(local.DayOfWeek);
         var yesterday = day == 1 ? 7 : day - 1;
         var minute = (local.Hour * 60) + local.Minute;
