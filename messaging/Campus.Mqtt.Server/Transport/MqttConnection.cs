@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -15,7 +16,10 @@ namespace Campus.Mqtt.Server.Transport;
 /// One client connection: a receive loop that waits for data with a zero-byte read (so an idle
 /// connection holds no buffer), reads into an input <see cref="Pipe"/>, decodes whole packets
 /// and hands them to the <see cref="BrokerCore"/>; and a send loop that drains an output pipe
-/// that any thread may write to (under a small lock) without waiting. A protocol error closes
+/// that any thread may write to (under a small lock) without waiting. The acknowledgements the
+/// receive loop decides (PUBACK, PUBREC, PUBCOMP, UNSUBACK) are gathered while it works through
+/// what it read and then sent with one non-blocking send from the receive loop itself when nothing
+/// else is waiting to go out (see <see cref="SendAcknowledgements"/>). A protocol error closes
 /// this connection with a logged reason and nothing else.
 /// </summary>
 internal sealed class MqttConnection : IPacketSink
@@ -36,6 +40,10 @@ internal sealed class MqttConnection : IPacketSink
     private readonly Pipe _input = new(InputOptions);
     private readonly Pipe _output = new(OutputOptions);
     private readonly Lock _writeLock = new();
+    // Acknowledgements decided by the receive loop and not sent yet (4 bytes each; under _writeLock).
+    private readonly byte[] _acks = new byte[256];
+    private int _ackLength;
+    private bool _directSend;
     private readonly TimeProvider _time;
     private long _pendingBytes;
     private long _slowDrops;
@@ -60,6 +68,13 @@ internal sealed class MqttConnection : IPacketSink
         RemoteEndPoint = socket.RemoteEndPoint;
         AcceptedAt = time.GetTimestamp();
         _lastActivity = AcceptedAt;
+        // Plain TCP: the receive loop may send its acknowledgements itself, with a send that never
+        // blocks (the socket's blocking mode only concerns synchronous calls; the loops are asynchronous).
+        if (stream is NetworkStream)
+        {
+            socket.Blocking = false;
+            _directSend = true;
+        }
     }
 
     public EndPoint? RemoteEndPoint { get; }
@@ -70,8 +85,12 @@ internal sealed class MqttConnection : IPacketSink
     public ushort KeepAliveSeconds => _keepAliveSeconds;
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
-    /// <summary>Replaces the stream once a TLS handshake has succeeded.</summary>
-    public void UseStream(Stream stream) => _stream = stream;
+    /// <summary>Replaces the stream once a TLS handshake has succeeded (all output then goes through the send loop).</summary>
+    public void UseStream(Stream stream)
+    {
+        lock (_writeLock) _directSend = false;
+        _stream = stream;
+    }
 
     public async Task RunAsync()
     {
@@ -135,12 +154,29 @@ internal sealed class MqttConnection : IPacketSink
     {
         while (true)
         {
-            if (!MqttV311Decoder.TryRead(buffer, _core.Options.MaxPacketSize, out var packet, out var end)) return buffer.Start;
+            if (!MqttV311Decoder.TryRead(buffer, _core.Options.MaxPacketSize, out var packet, out var end))
+            {
+                SendAcknowledgements();
+                return buffer.Start;
+            }
             var handled = HandlePacketAsync(packet);
-            if (!handled.IsCompletedSuccessfully) await handled.ConfigureAwait(false);
+            if (!handled.IsCompletedSuccessfully)
+            {
+                // Whatever was acknowledged so far goes out before waiting (for the publish hook, say).
+                SendAcknowledgements();
+                await handled.ConfigureAwait(false);
+            }
             buffer = buffer.Slice(end);
-            if (BrokerCore.TakeCongestedSubscriber() is { } congested) await WaitForSubscriberAsync(congested).ConfigureAwait(false);
-            if (_disconnectReceived || _closeReason >= 0) return buffer.Start;
+            if (BrokerCore.TakeCongestedSubscriber() is { } congested)
+            {
+                SendAcknowledgements();
+                await WaitForSubscriberAsync(congested).ConfigureAwait(false);
+            }
+            if (_disconnectReceived || _closeReason >= 0)
+            {
+                SendAcknowledgements();
+                return buffer.Start;
+            }
         }
     }
 
@@ -193,7 +229,7 @@ internal sealed class MqttConnection : IPacketSink
                 break;
             case MqttPacketType.PubRel:
                 session.EndIncomingQos2(packet.PacketIdentifier);
-                WriteAcknowledgement(MqttPacketType.PubComp, packet.PacketIdentifier);
+                QueueAcknowledgement(MqttPacketType.PubComp, packet.PacketIdentifier);
                 break;
             case MqttPacketType.PubComp:
                 session.OnPubComp(packet.PacketIdentifier);
@@ -203,7 +239,7 @@ internal sealed class MqttConnection : IPacketSink
                 break;
             case MqttPacketType.Unsubscribe:
                 _core.Unsubscribe(session, packet.Unsubscribe.TopicFilters);
-                WriteAcknowledgement(MqttPacketType.UnsubAck, packet.PacketIdentifier);
+                QueueAcknowledgement(MqttPacketType.UnsubAck, packet.PacketIdentifier);
                 break;
             case MqttPacketType.PingReq:
                 Write(static (w, _) => MqttV311Encoder.WritePingResp(w), 0);
@@ -274,7 +310,7 @@ internal sealed class MqttConnection : IPacketSink
         if (qos == MqttQualityOfServiceLevel.ExactlyOnce && !session.TryBeginIncomingQos2(publish.PacketIdentifier))
         {
             // A resend of a QoS 2 message routed already: acknowledge again, route nothing.
-            WriteAcknowledgement(MqttPacketType.PubRec, publish.PacketIdentifier);
+            QueueAcknowledgement(MqttPacketType.PubRec, publish.PacketIdentifier);
             return ValueTask.CompletedTask;
         }
         if (_server.HasPublishInterceptor) return InterceptAndPublishAsync(publish.QualityOfServiceLevel, publish.PacketIdentifier, publish.Dup, ToStored(publish));
@@ -308,8 +344,8 @@ internal sealed class MqttConnection : IPacketSink
 
     private void Acknowledge(MqttQualityOfServiceLevel qos, ushort packetId)
     {
-        if (qos == MqttQualityOfServiceLevel.AtLeastOnce) WriteAcknowledgement(MqttPacketType.PubAck, packetId);
-        else if (qos == MqttQualityOfServiceLevel.ExactlyOnce) WriteAcknowledgement(MqttPacketType.PubRec, packetId);
+        if (qos == MqttQualityOfServiceLevel.AtLeastOnce) QueueAcknowledgement(MqttPacketType.PubAck, packetId);
+        else if (qos == MqttQualityOfServiceLevel.ExactlyOnce) QueueAcknowledgement(MqttPacketType.PubRec, packetId);
     }
 
     private void HandleSubscribe(MqttSession session, SubscribePacket subscribe)
@@ -338,6 +374,7 @@ internal sealed class MqttConnection : IPacketSink
                 return false;
             }
             var writer = _output.Writer;
+            MoveAcknowledgementsLocked(writer);
             writer.Write(encodedPacket);
             _core.Metrics.MessagesOut.Add(1);
             FlushLocked(writer);
@@ -351,6 +388,7 @@ internal sealed class MqttConnection : IPacketSink
         {
             if (_outputClosed) return false;
             var writer = _output.Writer;
+            MoveAcknowledgementsLocked(writer);
             MqttV311Encoder.WritePublish(writer, message.TopicUtf8, message.PayloadSequence, qos, retain, dup, packetIdentifier);
             _core.Metrics.MessagesOut.Add(1);
             FlushLocked(writer);
@@ -364,6 +402,7 @@ internal sealed class MqttConnection : IPacketSink
         {
             if (_outputClosed) return;
             var writer = _output.Writer;
+            MoveAcknowledgementsLocked(writer);
             MqttV311Encoder.WriteAcknowledgement(writer, type, packetIdentifier);
             FlushLocked(writer);
         }
@@ -375,6 +414,7 @@ internal sealed class MqttConnection : IPacketSink
         {
             if (_outputClosed) return;
             var writer = _output.Writer;
+            MoveAcknowledgementsLocked(writer);
             MqttV311Encoder.WriteConnAck(writer, sessionPresent, returnCode);
             FlushLocked(writer);
         }
@@ -386,9 +426,99 @@ internal sealed class MqttConnection : IPacketSink
         {
             if (_outputClosed) return;
             var writer = _output.Writer;
+            MoveAcknowledgementsLocked(writer);
             encode(writer, state);
             FlushLocked(writer);
         }
+    }
+
+    /// <summary>
+    /// An acknowledgement decided by the receive loop: gathered, and sent by
+    /// <see cref="SendAcknowledgements"/> once the loop has handled what it read (or before it waits).
+    /// Without a direct send (TLS) it goes through the output pipe at once, as any packet.
+    /// </summary>
+    private void QueueAcknowledgement(MqttPacketType type, ushort packetIdentifier)
+    {
+        lock (_writeLock)
+        {
+            if (_outputClosed) return;
+            if (!_directSend || _ackLength + 4 > _acks.Length)
+            {
+                var writer = _output.Writer;
+                MoveAcknowledgementsLocked(writer);
+                if (!_directSend)
+                {
+                    MqttV311Encoder.WriteAcknowledgement(writer, type, packetIdentifier);
+                    FlushLocked(writer);
+                    return;
+                }
+                FlushLocked(writer);
+            }
+            var ack = _acks.AsSpan(_ackLength, 4);
+            ack[0] = (byte)((int)type << 4 | (type == MqttPacketType.PubRel ? 0x02 : 0));
+            ack[1] = 2;
+            BinaryPrimitives.WriteUInt16BigEndian(ack[2..], packetIdentifier);
+            _ackLength += 4;
+        }
+    }
+
+    /// <summary>
+    /// Sends the gathered acknowledgements. When nothing else is queued or being written (no pending
+    /// output bytes: the send loop is idle and stays so, since only a writer holding the lock can give
+    /// it data), they go out with one non-blocking send from this thread, which saves waking the send
+    /// loop for a few bytes. Whatever that send cannot take goes through the output pipe, behind
+    /// nothing, so the byte stream keeps its order.
+    /// </summary>
+    private void SendAcknowledgements()
+    {
+        var failed = false;
+        lock (_writeLock)
+        {
+            if (_ackLength == 0) return;
+            if (_outputClosed)
+            {
+                _ackLength = 0;
+                return;
+            }
+            var sent = 0;
+            if (_pendingBytes == 0)
+            {
+                var n = _socket.Send(_acks.AsSpan(0, _ackLength), SocketFlags.None, out var error);
+                if (error == SocketError.Success)
+                {
+                    sent = n;
+                    _core.Metrics.BytesOut.Add(n);
+                }
+                else if (error != SocketError.WouldBlock)
+                {
+                    _ackLength = 0;
+                    failed = true;
+                }
+            }
+            if (!failed)
+            {
+                if (sent < _ackLength)
+                {
+                    var writer = _output.Writer;
+                    writer.Write(_acks.AsSpan(sent, _ackLength - sent));
+                    FlushLocked(writer);
+                }
+                _ackLength = 0;
+            }
+        }
+        if (failed)
+        {
+            SetCloseReason(MqttClientDisconnectType.NotClean);
+            Abort(MqttClientDisconnectType.NotClean);
+        }
+    }
+
+    /// <summary>Puts gathered acknowledgements into the output pipe ahead of what the caller writes next.</summary>
+    private void MoveAcknowledgementsLocked(PipeWriter writer)
+    {
+        if (_ackLength == 0) return;
+        writer.Write(_acks.AsSpan(0, _ackLength));
+        _ackLength = 0;
     }
 
     private void FlushLocked(PipeWriter writer)
@@ -462,6 +592,12 @@ internal sealed class MqttConnection : IPacketSink
         {
             if (_outputClosed) return;
             _outputClosed = true;
+            if (_ackLength > 0)
+            {
+                // The last acknowledgements go out with the rest, as the close lets queued output go.
+                MoveAcknowledgementsLocked(_output.Writer);
+                FlushLocked(_output.Writer);
+            }
             _output.Writer.Complete();
         }
     }
