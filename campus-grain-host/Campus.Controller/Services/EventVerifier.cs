@@ -7,7 +7,7 @@ public enum SignatureVerdict
 {
     /// <summary>Good MAC, and later than the last verified (boot, seq).</summary>
     Valid,
-    /// <summary>A byte-identical copy of a recently verified event (QoS 1 redelivery): drop silently.</summary>
+    /// <summary>A byte-identical copy of a recently verified event: a QoS 1 redelivery (drop silently) when the device sent it with DUP, else a replay (the door grain decides).</summary>
     Duplicate,
     /// <summary>Good MAC but not later than the last verified (boot, seq), and not a recent copy.</summary>
     Replayed,
