@@ -21,6 +21,14 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
         try
         {
             var (school, room) = await demo.TargetAsync("night-break-in");
+            // The demo accounts' seeding left the rooms to the district: its one building with its three rooms, no default building.
+            using (var buildings = JsonDocument.Parse(await demo.Http.GetStringAsync($"/api/v1/schools/{school}/buildings")))
+            using (var rooms = JsonDocument.Parse(await demo.Http.GetStringAsync($"/api/v1/schools/{school}/rooms")))
+            {
+                demo.Last = buildings.RootElement.GetRawText() + rooms.RootElement.GetRawText();
+                Assert.Equal(["b1"], buildings.RootElement.GetProperty("items").EnumerateArray().Select(b => b.GetProperty("id").GetString()));
+                Assert.Equal(["mk1", "off1", "r101"], rooms.RootElement.GetProperty("items").EnumerateArray().Select(r => r.GetProperty("id").GetString()).Order(StringComparer.Ordinal));
+            }
             await demo.RunToEndAsync("night-break-in", school, room);
             await demo.UntilAlertAsync(school, a => a.Type == "door-forced" && a.Room == room, $"the controller raised a door-forced alert in {school}/{room}");
 
