@@ -441,6 +441,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
                     && (nextTap >= taps.Count || taps[nextTap].AtUtc > now + idle + TimeSpan.FromMinutes(1))
                     && (nextStep >= steps.Count || steps[nextStep].At > now + idle + TimeSpan.FromMinutes(1))
                     && (nextStep == 0 || steps[nextStep - 1].At < now - TimeSpan.FromMinutes(15))
+                    && NextQueuedAt() > now + idle + TimeSpan.FromMinutes(1)
                     && !devices.Any(d => d.DoorBusy))
                 {
                     stepBy = idle;
@@ -572,6 +573,11 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         {
             lock (_queueLock) return _queue.Count;
         }
+    }
+
+    private DateTime NextQueuedAt()
+    {
+        lock (_queueLock) return _queue.Count == 0 ? DateTime.MaxValue : _queue[0].AtUtc;
     }
 
     private void ApplyQueued(DateTime now)

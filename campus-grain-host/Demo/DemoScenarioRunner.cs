@@ -31,7 +31,7 @@ internal sealed partial class DemoScenarioRunner(TimeProvider time, IGrainFactor
     {
         ["night-break-in"] = ("Night break-in", "A classroom door is forced open for 20 s: the reader reports it, the controller raises a door-forced alert."),
         ["door-held-open"] = ("Door held open", "Someone leaves through the exit button and the door stays open 150 s: pre-alarm, then alarm."),
-        ["cloned-card-replay"] = ("Cloned card replayed", "A security guard's card is tapped; 5 minutes later the captured access event is published again with the door's credentials: the controller takes the byte-identical copy for a redelivery and logs the entry once."),
+        ["cloned-card-replay"] = ("Cloned card replayed", "A security guard's card is tapped; 5 minutes later the captured access event is published again with the door's credentials: a byte-identical copy sent without the MQTT redelivery flag is a replay, so the controller raises a replayed-access-event alert and counts the entry once."),
         ["meter-failure"] = ("Meter failure", "The room's energy meter stops answering, then answers with bad checksums: readings without power."),
         ["device-offline"] = ("Device offline", "The room's environment node loses power (last will: a device-offline alert), then boots again (the alert resolves)."),
         ["energy-waste"] = ("Energy waste after hours", "The room empties and its lights stay on for 4 h: after 30 simulated minutes the controller raises an after-hours-energy alert. "
@@ -143,6 +143,8 @@ internal sealed partial class DemoScenarioRunner(TimeProvider time, IGrainFactor
         {
             "night-break-in" => [$"controller: door-forced alert in {room}"],
             "door-held-open" => [$"controller: door-held-open alert in {room} (pre-alarm, then alarm; resolved when the door closes)"],
+            "cloned-card-replay" => [$"controller: replayed-access-event alert in {room}; the entry counted once"],
+            "meter-failure" => [$"controller: readings of {devices.FirstOrDefault(d => d.Kind == "energy" && d.Meter == "pzem")?.Id} without power"],
             "device-offline" => [$"controller: device-offline alert for {devices.First(d => d.Kind == "env").Id}, resolved when it is back"],
             "room-network-outage" => [$"controller: device-offline alerts for {string.Join(", ", devices.Select(d => d.Id))}, resolved when the network returns"],
             "energy-waste" => [$"controller: after-hours-energy alert in {room}"],
