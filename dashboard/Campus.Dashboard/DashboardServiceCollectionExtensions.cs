@@ -206,6 +206,7 @@ internal static class DemoAccounts
             // The simulated district provisions its own schools, buildings and rooms (perhaps only after
             // this seeding): sample rooms here would stay behind as a stray default building.
             school = simulated.FirstSchool;
+            data.Forget(); // the empty school list just read must not be served once the district is provisioned
         }
         else if (school is null)
         {

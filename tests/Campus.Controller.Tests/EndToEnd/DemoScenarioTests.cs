@@ -22,6 +22,12 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
         {
             var (school, room) = await demo.TargetAsync("night-break-in");
             // The demo accounts' seeding left the rooms to the district: its one building with its three rooms, no default building.
+            // (The dashboard caches the school list for a few seconds: the just-provisioned school may still be unknown.)
+            await Poll.UntilAsync(async () =>
+            {
+                using var known = await demo.Http.GetAsync($"/api/v1/schools/{school}/buildings");
+                return known.StatusCode == HttpStatusCode.OK;
+            }, $"the dashboard knows school {school}", TimeSpan.FromSeconds(30));
             using (var buildings = JsonDocument.Parse(await demo.Http.GetStringAsync($"/api/v1/schools/{school}/buildings")))
             using (var rooms = JsonDocument.Parse(await demo.Http.GetStringAsync($"/api/v1/schools/{school}/rooms")))
             {
