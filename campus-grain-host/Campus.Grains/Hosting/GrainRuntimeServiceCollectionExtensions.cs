@@ -123,6 +123,10 @@ internal sealed class PostgresDataSources : IDisposable
                     builder.ConnectionStringBuilder.MaxAutoPrepare = 16;
                     builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
                 }
+                // The statements change no session state, so a pooled connection needs no reset (three
+                // statements per open) when it goes back to the pool: 10,000 devices activating at once
+                // open a connection for each state read.
+                builder.ConnectionStringBuilder.NoResetOnClose = true;
                 _sources[connectionString] = source = builder.Build();
             }
             return source;
