@@ -61,7 +61,10 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _lastWrite = Now;
+        // Devices that activate together (a host start, a district reconnecting) would otherwise all
+        // write their telemetry state in the same moment of every interval: a stall for the database.
+        // Each starts at its own phase of the interval instead, so the writes spread evenly over it.
+        _lastWrite = Now - DeviceWritePhase.Of(DeviceId, Options.DeviceStateWriteInterval);
         return Task.CompletedTask;
     }
 
@@ -341,4 +344,22 @@ internal sealed class DeviceServices(
     public IOptions<ControllerOptions> Options { get; } = options;
     public ControllerMetrics Metrics { get; } = metrics;
     public ILogger Logger { get; } = logger;
+}
+
+/// <summary>Spreads the periodic state writes of many devices over the write interval.</summary>
+internal static class DeviceWritePhase
+{
+    /// <summary>A device's stable phase in [0, <paramref name="interval"/>): the same on every host and start.</summary>
+    public static TimeSpan Of(string deviceId, TimeSpan interval)
+    {
+        if (interval <= TimeSpan.Zero) return TimeSpan.Zero;
+        var hash = 2166136261u; // FNV-1a, then a finalising mix: ids that differ in one digit land far apart
+        foreach (var c in deviceId) hash = (hash ^ c) * 16777619u;
+        hash ^= hash >> 16;
+        hash *= 0x85ebca6bu;
+        hash ^= hash >> 13;
+        hash *= 0xc2b2ae35u;
+        hash ^= hash >> 16;
+        return TimeSpan.FromTicks((long)(hash / (uint.MaxValue + 1.0) * interval.Ticks));
+    }
 }
