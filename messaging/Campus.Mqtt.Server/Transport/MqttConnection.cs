@@ -18,7 +18,7 @@ namespace Campus.Mqtt.Server.Transport;
 /// and hands them to the <see cref="BrokerCore"/>; and a send loop that drains an output pipe
 /// that any thread may write to (under a small lock) without waiting. The acknowledgements the
 /// receive loop decides (PUBACK, PUBREC, PUBCOMP, UNSUBACK) are gathered while it works through
-/// what it read and then sent with one non-blocking send from the receive loop itself when nothing
+/// what it read and then sent with one send from the receive loop itself when the socket can take them and nothing
 /// else is waiting to go out (see <see cref="SendAcknowledgements"/>). A protocol error closes
 /// this connection with a logged reason and nothing else.
 /// </summary>
@@ -68,13 +68,8 @@ internal sealed class MqttConnection : IPacketSink
         RemoteEndPoint = socket.RemoteEndPoint;
         AcceptedAt = time.GetTimestamp();
         _lastActivity = AcceptedAt;
-        // Plain TCP: the receive loop may send its acknowledgements itself, with a send that never
-        // blocks (the socket's blocking mode only concerns synchronous calls; the loops are asynchronous).
-        if (stream is NetworkStream)
-        {
-            socket.Blocking = false;
-            _directSend = true;
-        }
+        // Plain TCP: the receive loop may send its acknowledgements itself (see SendAcknowledgements).
+        _directSend = stream is NetworkStream;
     }
 
     public EndPoint? RemoteEndPoint { get; }
@@ -465,7 +460,7 @@ internal sealed class MqttConnection : IPacketSink
     /// <summary>
     /// Sends the gathered acknowledgements. When nothing else is queued or being written (no pending
     /// output bytes: the send loop is idle and stays so, since only a writer holding the lock can give
-    /// it data), they go out with one non-blocking send from this thread, which saves waking the send
+    /// it data) and the socket can take them at once, they go out with one send from this thread, which saves waking the send
     /// loop for a few bytes. Whatever that send cannot take goes through the output pipe, behind
     /// nothing, so the byte stream keeps its order.
     /// </summary>
@@ -481,7 +476,8 @@ internal sealed class MqttConnection : IPacketSink
                 return;
             }
             var sent = 0;
-            if (_pendingBytes == 0)
+            // Only when the socket can take them now: the send must not wait while the lock is held.
+            if (_pendingBytes == 0 && _socket.Poll(TimeSpan.Zero, SelectMode.SelectWrite))
             {
                 var n = _socket.Send(_acks.AsSpan(0, _ackLength), SocketFlags.None, out var error);
                 if (error == SocketError.Success)
