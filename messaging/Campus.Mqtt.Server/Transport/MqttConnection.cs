@@ -33,6 +33,9 @@ internal sealed class MqttConnection : IPacketSink
         pool: MemoryPool<byte>.Shared, readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 4096, useSynchronizationContext: false);
 
+    // Reads that found data at once, after which the receive loop lets other queued work run.
+    private const int YieldAfterReads = 16;
+
     private readonly BrokerCore _core;
     private readonly MqttServer _server;
     private readonly Socket _socket;
@@ -123,12 +126,26 @@ internal sealed class MqttConnection : IPacketSink
         var writer = _input.Writer;
         var reader = _input.Reader;
         var waitFirst = true;
+        var readsWithoutWaiting = 0;
         while (true)
         {
             // Wait for data before taking a buffer: 100,000 idle clients then cost no buffers.
             if (waitFirst) await _stream.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
             var memory = writer.GetMemory(1);
-            var read = await _stream.ReadAsync(memory).ConfigureAwait(false);
+            var pending = _stream.ReadAsync(memory);
+            if (pending.IsCompleted && ++readsWithoutWaiting >= YieldAfterReads)
+            {
+                // A client that always has more data would keep this thread for good (nothing here
+                // waits), and the send loops queued behind it, its subscribers' among them, would
+                // starve on a small machine: let queued work run now and then.
+                readsWithoutWaiting = 0;
+                await Task.Yield();
+            }
+            else if (!pending.IsCompleted)
+            {
+                readsWithoutWaiting = 0;
+            }
+            var read = await pending.ConfigureAwait(false);
             if (read == 0) return;
             waitFirst = read < memory.Length;
             writer.Advance(read);
