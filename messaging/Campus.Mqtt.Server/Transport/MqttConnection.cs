@@ -18,9 +18,9 @@ namespace Campus.Mqtt.Server.Transport;
 /// and hands them to the <see cref="BrokerCore"/>; and a send loop that drains an output pipe
 /// that any thread may write to (under a small lock) without waiting. The acknowledgements the
 /// receive loop decides (PUBACK, PUBREC, PUBCOMP, UNSUBACK) are gathered while it works through
-/// what it read and then sent with one send from the receive loop itself when the socket can take them and nothing
-/// else is waiting to go out (see <see cref="SendAcknowledgements"/>). A protocol error closes
-/// this connection with a logged reason and nothing else.
+/// what it read, then sent with one send from the receive loop itself when the socket can take
+/// them and nothing else is waiting to go out (see <see cref="SendAcknowledgements"/>). A
+/// protocol error closes this connection with a logged reason and nothing else.
 /// </summary>
 internal sealed class MqttConnection : IPacketSink
 {
@@ -477,9 +477,9 @@ internal sealed class MqttConnection : IPacketSink
     /// <summary>
     /// Sends the gathered acknowledgements. When nothing else is queued or being written (no pending
     /// output bytes: the send loop is idle and stays so, since only a writer holding the lock can give
-    /// it data) and the socket can take them at once, they go out with one send from this thread, which saves waking the send
-    /// loop for a few bytes. Whatever that send cannot take goes through the output pipe, behind
-    /// nothing, so the byte stream keeps its order.
+    /// it data) and the socket can take them at once, they go out with one send from this thread,
+    /// which saves waking the send loop for a few bytes. Whatever that send cannot take goes through
+    /// the output pipe, behind nothing, so the byte stream keeps its order.
     /// </summary>
     private void SendAcknowledgements()
     {
