@@ -353,8 +353,8 @@ internal static class DeviceWritePhase
     public static TimeSpan Of(string deviceId, TimeSpan interval)
     {
         if (interval <= TimeSpan.Zero) return TimeSpan.Zero;
-        var hash = 2166136261u; // FNV-1a, then a finalising mix: ids that differ in one digit land far apart
-        foreach (var c in deviceId) hash = (hash ^ c) * 16777619u;
+        // A finalising mix on the stable hash: ids that differ in one digit land far apart.
+        var hash = StableHash.Of(deviceId);
         hash ^= hash >> 16;
         hash *= 0x85ebca6bu;
         hash ^= hash >> 13;

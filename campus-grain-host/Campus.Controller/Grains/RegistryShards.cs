@@ -78,14 +78,19 @@ internal sealed class RegistryShards<T>
 
     private string StateName(int shard) => _name + "-" + shard.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>FNV-1a over the key's UTF-16 code units: stable across processes and versions (string.GetHashCode is not).</summary>
-    internal int ShardOf(string key)
+    internal int ShardOf(string key) => (int)(StableHash.Of(key) % (uint)_shards.Length);
+}
+
+/// <summary>FNV-1a over a key's UTF-16 code units: stable across processes and versions (string.GetHashCode is not).</summary>
+internal static class StableHash
+{
+    public static uint Of(string key)
     {
         var hash = 2166136261u;
         foreach (var c in key)
         {
             hash = (hash ^ c) * 16777619u;
         }
-        return (int)(hash % (uint)_shards.Length);
+        return hash;
     }
 }
