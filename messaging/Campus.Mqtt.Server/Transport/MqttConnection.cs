@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -44,8 +43,8 @@ internal sealed class MqttConnection : IPacketSink
     private readonly Pipe _output = new(OutputOptions);
     private readonly Lock _writeLock = new();
     // Acknowledgements decided by the receive loop and not sent yet (4 bytes each; under _writeLock).
-    private readonly byte[] _acks = new byte[256];
-    private int _ackLength;
+    private const int MaxGatheredAckBytes = 256;
+    private readonly ArrayBufferWriter<byte> _acks = new(MaxGatheredAckBytes);
     private bool _directSend;
     private readonly TimeProvider _time;
     private long _pendingBytes;
@@ -453,24 +452,18 @@ internal sealed class MqttConnection : IPacketSink
     {
         lock (_writeLock)
         {
-            if (_outputClosed) return;
-            if (!_directSend || _ackLength + 4 > _acks.Length)
+            if (!_directSend)
             {
-                var writer = _output.Writer;
-                MoveAcknowledgementsLocked(writer);
-                if (!_directSend)
-                {
-                    MqttV311Encoder.WriteAcknowledgement(writer, type, packetIdentifier);
-                    FlushLocked(writer);
-                    return;
-                }
-                FlushLocked(writer);
+                WriteAcknowledgement(type, packetIdentifier);
+                return;
             }
-            var ack = _acks.AsSpan(_ackLength, 4);
-            ack[0] = (byte)((int)type << 4 | (type == MqttPacketType.PubRel ? 0x02 : 0));
-            ack[1] = 2;
-            BinaryPrimitives.WriteUInt16BigEndian(ack[2..], packetIdentifier);
-            _ackLength += 4;
+            if (_outputClosed) return;
+            if (_acks.WrittenCount >= MaxGatheredAckBytes)
+            {
+                MoveAcknowledgementsLocked(_output.Writer);
+                FlushLocked(_output.Writer);
+            }
+            MqttV311Encoder.WriteAcknowledgement(_acks, type, packetIdentifier);
         }
     }
 
@@ -483,20 +476,23 @@ internal sealed class MqttConnection : IPacketSink
     /// </summary>
     private void SendAcknowledgements()
     {
+        // Only this loop adds acknowledgements, so none gathered now means none to send (no lock).
+        if (_acks.WrittenCount == 0) return;
         var failed = false;
         lock (_writeLock)
         {
-            if (_ackLength == 0) return;
+            var length = _acks.WrittenCount;
+            if (length == 0) return;
             if (_outputClosed)
             {
-                _ackLength = 0;
+                _acks.ResetWrittenCount();
                 return;
             }
             var sent = 0;
             // Only when the socket can take them now: the send must not wait while the lock is held.
             if (_pendingBytes == 0 && _socket.Poll(TimeSpan.Zero, SelectMode.SelectWrite))
             {
-                var n = _socket.Send(_acks.AsSpan(0, _ackLength), SocketFlags.None, out var error);
+                var n = _socket.Send(_acks.WrittenSpan, SocketFlags.None, out var error);
                 if (error == SocketError.Success)
                 {
                     sent = n;
@@ -504,19 +500,19 @@ internal sealed class MqttConnection : IPacketSink
                 }
                 else if (error != SocketError.WouldBlock)
                 {
-                    _ackLength = 0;
+                    _acks.ResetWrittenCount();
                     failed = true;
                 }
             }
             if (!failed)
             {
-                if (sent < _ackLength)
+                if (sent < length)
                 {
                     var writer = _output.Writer;
-                    writer.Write(_acks.AsSpan(sent, _ackLength - sent));
+                    writer.Write(_acks.WrittenSpan[sent..]);
                     FlushLocked(writer);
                 }
-                _ackLength = 0;
+                _acks.ResetWrittenCount();
             }
         }
         if (failed)
@@ -529,9 +525,9 @@ internal sealed class MqttConnection : IPacketSink
     /// <summary>Puts gathered acknowledgements into the output pipe ahead of what the caller writes next.</summary>
     private void MoveAcknowledgementsLocked(PipeWriter writer)
     {
-        if (_ackLength == 0) return;
-        writer.Write(_acks.AsSpan(0, _ackLength));
-        _ackLength = 0;
+        if (_acks.WrittenCount == 0) return;
+        writer.Write(_acks.WrittenSpan);
+        _acks.ResetWrittenCount();
     }
 
     private void FlushLocked(PipeWriter writer)
@@ -605,7 +601,7 @@ internal sealed class MqttConnection : IPacketSink
         {
             if (_outputClosed) return;
             _outputClosed = true;
-            if (_ackLength > 0)
+            if (_acks.WrittenCount > 0)
             {
                 // The last acknowledgements go out with the rest, as the close lets queued output go.
                 MoveAcknowledgementsLocked(_output.Writer);
