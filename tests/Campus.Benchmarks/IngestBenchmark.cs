@@ -407,7 +407,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         string Topic(int i) => $"campus/v1/s01/r{i % rooms}/energy/{Id(i)}/telemetry";
         var progress = new Progress<int>(n => Console.Write($"\rconnected {n}/{devices}"));
         using IFleet fleet = raw
-            ? new RawFleet(await RawDeviceFleet.ConnectAsync(host, port, devices, Id, credentials, Topic, progress))
+            ? new RawFleet(await RawDeviceFleet.ConnectAsync(port, devices, Id, credentials, Topic, progress))
             : await ClientFleet.ConnectAsync(host, port, devices, credentials, Topic, progress);
         Console.WriteLine($"\rconnected {devices}/{devices} ({fleet.Name})");
         var seqs = new uint[devices];

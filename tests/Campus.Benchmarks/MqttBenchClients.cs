@@ -1,3 +1,4 @@
+using System.Text;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
@@ -15,13 +16,21 @@ namespace Campus.Benchmarks;
 /// </summary>
 internal static class MqttBenchClients
 {
-    public static async Task<Socket> ConnectAsync(int port, string clientId, IPAddress? source = null, ushort keepAlive = 0, CancellationToken ct = default)
+    public static async Task<Socket> ConnectAsync(int port, string clientId, IPAddress? source = null, ushort keepAlive = 0, CancellationToken ct = default,
+        string? userName = null, string? password = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (source is not null) socket.Bind(new IPEndPoint(source, 0));
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), ct);
         var w = new ArrayBufferWriter<byte>(64);
-        MqttV311Encoder.WriteConnect(w, new ConnectPacket { ClientId = clientId, CleanSession = true, KeepAliveSeconds = keepAlive });
+        MqttV311Encoder.WriteConnect(w, new ConnectPacket
+        {
+            ClientId = clientId,
+            CleanSession = true,
+            KeepAliveSeconds = keepAlive,
+            UserName = userName,
+            Password = password is null ? null : Encoding.UTF8.GetBytes(password),
+        });
         await socket.SendAsync(w.WrittenMemory, ct);
         var connAck = new byte[4];
         var got = 0;

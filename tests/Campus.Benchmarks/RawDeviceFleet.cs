@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -75,30 +74,18 @@ internal sealed partial class RawDeviceFleet : IDisposable
 
     public void ReportTo(IAckSink sink) => _sink = sink;
 
-    /// <summary>Connects every device (CONNECT with its credentials, CONNACK checked), <paramref name="parallel"/> at a time.</summary>
-    public static async Task<RawDeviceFleet> ConnectAsync(string host, int port, int devices, Func<int, string> clientId, Func<int, (string? User, string? Password)> credentials,
+    /// <summary>Connects every device (CONNECT with its credentials, CONNACK checked), 64 at a time.</summary>
+    public static async Task<RawDeviceFleet> ConnectAsync(int port, int devices, Func<int, string> clientId, Func<int, (string? User, string? Password)> credentials,
         Func<int, string> topic, IProgress<int> progress)
     {
         var sockets = new Socket[devices];
         var topics = new byte[devices][];
         var done = 0;
-        var endpoint = new IPEndPoint(IPAddress.Parse(host), port);
         await Parallel.ForEachAsync(Enumerable.Range(0, devices), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
         {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await s.ConnectAsync(endpoint, ct);
             var (user, password) = credentials(i);
-            await s.SendAsync(ConnectPacket(clientId(i), user, password), ct);
-            var connack = new byte[4];
-            var got = 0;
-            while (got < 4)
-            {
-                var n = await s.ReceiveAsync(connack.AsMemory(got), ct).AsTask().WaitAsync(TimeSpan.FromSeconds(60), ct);
-                if (n == 0) throw new InvalidOperationException($"device {clientId(i)}: connection closed before CONNACK");
-                got += n;
-            }
-            if (connack[0] != 0x20 || connack[3] != 0) throw new InvalidOperationException($"device {clientId(i)}: CONNACK return code {connack[3]}");
-            sockets[i] = s;
+            sockets[i] = await MqttBenchClients.ConnectAsync(port, clientId(i), keepAlive: 300, ct: ct, userName: user, password: password)
+                .WaitAsync(TimeSpan.FromSeconds(60), ct);
             topics[i] = Encoding.UTF8.GetBytes(topic(i));
             var d = Interlocked.Increment(ref done);
             if (d % 200 == 0 || d == devices) progress.Report(d);
@@ -253,30 +240,6 @@ internal sealed partial class RawDeviceFleet : IDisposable
         _receiver.Join(TimeSpan.FromSeconds(2));
         foreach (var s in _sockets) s?.Dispose();
         _ = Close(_epoll);
-    }
-
-    private static byte[] ConnectPacket(string clientId, string? user, string? password)
-    {
-        var id = Encoding.UTF8.GetBytes(clientId);
-        var u = user is null ? null : Encoding.UTF8.GetBytes(user);
-        var pw = password is null ? null : Encoding.UTF8.GetBytes(password);
-        var remaining = 10 + 2 + id.Length + (u is null ? 0 : 2 + u.Length) + (pw is null ? 0 : 2 + pw.Length);
-        var packet = new byte[5 + remaining];
-        var p = 0;
-        packet[p++] = 0x10;
-        p += WriteRemainingLength(packet.AsSpan(p), remaining);
-        foreach (var b in "\0\u0004MQTT\u0004"u8) packet[p++] = b;
-        packet[p++] = (byte)(0x02 | (u is null ? 0 : 0x80) | (pw is null ? 0 : 0x40)); // clean session, user name, password
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(p), 300); // keep-alive, seconds
-        p += 2;
-        foreach (var field in new[] { id, u, pw })
-        {
-            if (field is null) continue;
-            BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(p), (ushort)field.Length);
-            field.CopyTo(packet, p + 2);
-            p += 2 + field.Length;
-        }
-        return packet[..p];
     }
 
     private static int WriteRemainingLength(Span<byte> destination, int value)
