@@ -145,12 +145,10 @@ internal sealed class SchoolGrain(
         if (device.Kind == DeviceKind.Door) ScheduleAllowLists();
     }
 
-    public async Task SetPerson(PersonProfile person)
+    public Task SetPerson(PersonProfile person)
     {
         ArgumentNullException.ThrowIfNull(person);
-        ApplyPerson(person);
-        await state.WriteStateAsync();
-        ScheduleAllowLists();
+        return SetPeople([person]);
     }
 
     public async Task SetPeople(IReadOnlyList<PersonProfile> people)
