@@ -1,6 +1,7 @@
 using Campus.Contracts;
 using Campus.Controller.Domain;
 using Campus.Controller.Grains;
+using Campus.Controller.History;
 using Campus.Controller.Ingestion;
 using Campus.Grains;
 using Campus.Simulators;
@@ -36,6 +37,7 @@ internal static class DemoModeExtensions
         builder.Services.AddSingleton<DemoDistrictFile>();
         // The dashboard's demo account seeding leaves schools and rooms to the simulated district.
         builder.Services.AddSingleton<Campus.Dashboard.Developer.ISimulatedDistrict>(sp => sp.GetRequiredService<DemoDistrictFile>());
+        builder.Services.AddSingleton<DemoHistoryBackfill>();
         builder.Services.AddHostedService<DemoDistrictService>();
         // The developer page's scenarios (Campus.Dashboard's IScenarioRunner) run on the simulated district.
         builder.Services.AddSingleton<DemoScenarioRunner>();
@@ -47,15 +49,26 @@ internal static class DemoModeExtensions
     /// Controller settings of demo mode, after the settings files and before environment variables and
     /// the command line (which still win): the controller's clock is real time while the district's runs
     /// at the demo's speed, so the after-hours-energy rule waits its 30 minutes of simulated time
-    /// (30 real seconds at x60) instead of 30 real minutes.
+    /// (30 real seconds at x60) instead of 30 real minutes, and the power-spike rule its minute (1 s);
+    /// the power-spike rule compares with the room's busiest usual hour of the week, since one hour of
+    /// the controller's clock sees days of the simulated district.
     /// </summary>
     private static void AddDemoControllerDefaults(IConfigurationBuilder configuration)
     {
         var speed = ((IConfiguration)configuration).GetValue(DemoOptions.SectionName + ":Speed", new DemoOptions().Speed);
         var wait = TimeSpan.FromSeconds(speed > 0 ? Math.Max(10, Math.Round(TimeSpan.FromMinutes(30).TotalSeconds / speed)) : 10);
+        // A power spike must be held for a minute: one real second at x60 (a 3-minute spike lasts 3 s there).
+        var held = TimeSpan.FromSeconds(speed > 0 ? Math.Max(1, Math.Round(new SpikeRule().PowerMinDuration.TotalSeconds / speed)) : 1);
         var defaults = new MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?> { ["Campus:Controller:AfterHoursEnergyMinDuration"] = wait.ToString("c", CultureInfo.InvariantCulture) },
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Campus:Controller:AfterHoursEnergyMinDuration"] = wait.ToString("c", CultureInfo.InvariantCulture),
+                ["Campus:Controller:Spike:PowerMinDuration"] = held.ToString("c", CultureInfo.InvariantCulture),
+                // A real hour of the controller spans days of the simulated district: a power spike is
+                // measured against the room's busiest usual hour of the week, not the controller's hour.
+                ["Campus:Controller:Spike:PowerBaselineSpan"] = TimeSpan.FromDays(7).ToString("c", CultureInfo.InvariantCulture),
+            },
         };
         var sources = configuration.Sources;
         var afterFiles = sources.Select((source, i) => (source, i)).LastOrDefault(x => x.source is FileConfigurationSource).i + 1;
@@ -91,7 +104,8 @@ internal sealed class DemoDistrictFile(IOptions<DemoOptions> options) : Campus.D
 /// <summary>
 /// Provisions the district's schools, buildings, rooms, devices and people through the registry grain (each
 /// device gets its issued MQTT password and HMAC key) and runs the firmware-in-the-loop fleet
-/// with those credentials against the embedded broker.
+/// with those credentials against the embedded broker. Before the fleet starts, rooms without energy
+/// history are given a few past weeks of it (<see cref="DemoHistoryBackfill"/>).
 /// </summary>
 internal sealed partial class DemoDistrictService(
     IGrainFactory grains,
@@ -99,6 +113,7 @@ internal sealed partial class DemoDistrictService(
     DemoDistrictFile districtFile,
     IOptions<CampusMqttOptions> mqtt,
     DemoScenarioRunner scenarios,
+    DemoHistoryBackfill backfill,
     ILogger<DemoDistrictService> logger) : BackgroundService
 {
     private const string By = "demo";
@@ -118,8 +133,21 @@ internal sealed partial class DemoDistrictService(
             var rooms = (await registry.ListRooms(school.Id).ConfigureAwait(false)).ToDictionary(r => r.Id, r => r.Building, StringComparer.Ordinal);
             buildings += school.Buildings.Count(b => b.Rooms.All(r => rooms.GetValueOrDefault(r.Id) == b.Id));
         }
+        // The simulation's default start: 06:30 local time of the first school on the district's date.
+        var first = district.Schools[0];
+        var start = TimeZoneInfo.ConvertTimeToUtc(district.Date.ToDateTime(new TimeOnly(6, 30)), first.TimeZone);
+        try
+        {
+            await backfill.RunAsync(district, start, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StorageUnavailableException or InvalidOperationException)
+        {
+            // The demo runs without the past weeks: power spikes raise no alert until the rooms learned their usual power.
+            LogBackfillFailed(logger, ex.Message);
+        }
         _simulation = await DistrictSimulation.StartAsync(district, new SimulationOptions
         {
+            StartUtc = start,
             BrokerHost = "127.0.0.1",
             BrokerPort = mqtt.Value.Port,
             Speed = o.Speed,
@@ -177,6 +205,9 @@ internal sealed partial class DemoDistrictService(
         }
         return secrets;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Demo history not backfilled: {Reason}")]
+    private static partial void LogBackfillFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo district {District} started: {Devices} simulated devices at speed x{Speed}")]
     private static partial void LogStarted(ILogger logger, string district, int devices, double speed);

@@ -36,8 +36,9 @@ internal sealed partial class DemoScenarioRunner(TimeProvider time, IGrainFactor
         ["device-offline"] = ("Device offline", "The room's environment node loses power (last will: a device-offline alert), then boots again (the alert resolves)."),
         ["energy-waste"] = ("Energy waste after hours", "The room empties and its lights stay on for 4 h: after 30 simulated minutes the controller raises an after-hours-energy alert. "
             + "The controller judges \"after hours\" by its own clock: while that says the school is open, the run suspends the school's opening hours until the lights go off."),
-        ["power-spike"] = ("Power spike", "A 9 kW load appears in the room for 3 minutes: the room's live power jumps above 9 kW. "
-            + "(The consumption-spike alert compares whole hours with the same hour of past weeks, which a new demo district has not recorded yet.)"),
+        ["power-spike"] = ("Power spike", "A 9 kW load appears in the room for 3 minutes: the room's live power jumps above 9 kW, and once it has stayed "
+            + "far above the room's usual power for this hour of the week for a simulated minute, the controller raises a consumption-spike alert "
+            + "(the usual power comes from the weeks of hourly energy history the demo gives its rooms on a new data folder)."),
         ["room-network-outage"] = ("Network outage", "The room's network fails for 5 minutes: each of its devices goes offline (device-offline alerts), then delivers what it measured when it returns."),
     };
 
@@ -148,7 +149,7 @@ internal sealed partial class DemoScenarioRunner(TimeProvider time, IGrainFactor
             "device-offline" => [$"controller: device-offline alert for {devices.First(d => d.Kind == "env").Id}, resolved when it is back"],
             "room-network-outage" => [$"controller: device-offline alerts for {string.Join(", ", devices.Select(d => d.Id))}, resolved when the network returns"],
             "energy-waste" => [$"controller: after-hours-energy alert in {room}"],
-            "power-spike" => [$"controller: the live power of {room} above 9 kW for 3 minutes"],
+            "power-spike" => [$"controller: the live power of {room} above 9 kW for 3 minutes; a consumption-spike alert in {room} after a minute of it"],
             _ => [],
         };
     }

@@ -17,17 +17,58 @@ public sealed record SpikeRule
 
     /// <summary>...and above median + this many kWh (ignores noise in nearly idle rooms).</summary>
     public double MinAbsoluteIncreaseKwh { get; init; } = 0.5;
+
+    /// <summary>
+    /// Power spikes: the room's power now is above its usual mean power for this hour of the week
+    /// (median of past weeks) + <see cref="Sigmas"/> robust standard deviations, above that usual
+    /// power x this...
+    /// </summary>
+    public double PowerFactor { get; init; } = 2.5;
+
+    /// <summary>...and above that usual power + this many watts (a kettle or a heater is no spike)...</summary>
+    public double MinPowerIncreaseW { get; init; } = 5000;
+
+    /// <summary>...and has been, at every report, for at least this long (a motor's inrush is no spike).</summary>
+    public TimeSpan PowerMinDuration { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The hours of the week around the current one whose usual power counts: the highest limit among
+    /// them applies. One hour: the same hour of past weeks only. Demo mode, whose simulated district lives
+    /// days in minutes of the controller's clock, sets a whole week (the room's busiest usual hour).
+    /// </summary>
+    public TimeSpan PowerBaselineSpan { get; init; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>
 /// A room's usual consumption per hour of the week (168 buckets, local time), robust to
 /// outliers: the baseline of a bucket is the median of its last weeks and the spread the median
-/// absolute deviation. A finished hour far above its bucket's baseline is a spike.
+/// absolute deviation. Two verdicts use it: a finished hour whose energy is far above its bucket's
+/// baseline is a spike (<see cref="AddHour"/>), and so is power far above the bucket's usual mean
+/// power, held for <see cref="SpikeRule.PowerMinDuration"/> (<see cref="AddPower"/>): that one is
+/// raised while the load is on, not when its hour ends. The usual power can be learned from the
+/// energy history of past weeks (<see cref="SeedPower"/>) instead of waiting weeks for it.
 /// </summary>
 public sealed class ConsumptionProfile
 {
     /// <summary>Per hour of the week (0 = Monday 00:00), the last weeks' energy, oldest first.</summary>
     public List<double>[] Buckets { get; set; } = CreateBuckets();
+
+    /// <summary>Per hour of the week, the last weeks' mean room power (W) of that hour, oldest first.</summary>
+    public List<double>[] PowerBuckets { get; set; } = CreateBuckets();
+
+    /// <summary>The local hour whose power is being averaged, its sum of reported room power and count of reports.</summary>
+    public DateTime? PowerHourStart { get; set; }
+    public double PowerHourSumW { get; set; }
+    public int PowerHourReports { get; set; }
+
+    /// <summary>Since when the room's power is above its bucket's limit (null: it is not).</summary>
+    public DateTimeOffset? PowerOverSince { get; set; }
+
+    /// <summary>The current excursion above the limit was signalled (once per excursion).</summary>
+    public bool PowerRaised { get; set; }
+
+    /// <summary>True when no hour of the week has a usual power yet.</summary>
+    public bool HasNoPowerHistory => Array.TrueForAll(PowerBuckets, b => b.Count == 0);
 
     private static List<double>[] CreateBuckets()
     {
@@ -65,6 +106,85 @@ public sealed class ConsumptionProfile
         bucket.Add(kwh);
         if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
         return signal;
+    }
+
+    /// <summary>
+    /// Fills the usual power from past hours (local hour start, mean power in W), oldest first; only
+    /// the last <see cref="SpikeRule.WeeksKept"/> of each hour of the week are kept.
+    /// </summary>
+    public void SeedPower(IEnumerable<(DateTime LocalHourStart, double MeanPowerW)> hours, SpikeRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(hours);
+        foreach (var (start, w) in hours.OrderBy(h => h.LocalHourStart))
+        {
+            var bucket = PowerBuckets[HourOfWeek(start)];
+            bucket.Add(w);
+            if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
+        }
+    }
+
+    /// <summary>
+    /// The power limit of an hour of the week (W) and the usual power it comes from: the highest of the
+    /// hours within <see cref="SpikeRule.PowerBaselineSpan"/> around it; null when none has enough weeks.
+    /// </summary>
+    public (double Usual, double Limit)? PowerLimit(int hourOfWeek, SpikeRule rule)
+    {
+        var span = Math.Clamp((int)Math.Round(rule.PowerBaselineSpan.TotalHours), 1, 168);
+        (double Usual, double Limit)? best = null;
+        for (var k = -(span / 2); k < span - (span / 2); k++)
+        {
+            if (BucketLimit((hourOfWeek + k + 168) % 168, rule) is { } l && (best is null || l.Limit > best.Value.Limit)) best = l;
+        }
+        return best;
+    }
+
+    private (double Usual, double Limit)? BucketLimit(int hourOfWeek, SpikeRule rule)
+    {
+        var b = PowerBuckets[hourOfWeek];
+        if (b.Count < rule.MinSamples) return null;
+        var median = Median(b);
+        var deviations = new List<double>(b.Count);
+        foreach (var x in b) deviations.Add(Math.Abs(x - median));
+        var spread = 1.4826 * Median(deviations);
+        return (median, Math.Max(median + (rule.Sigmas * spread), Math.Max(median * rule.PowerFactor, median + rule.MinPowerIncreaseW)));
+    }
+
+    /// <summary>
+    /// Takes the room's power at a report: averages it into the local hour's usual power (a finished
+    /// hour becomes a week of its bucket) and returns a spike signal once the power has stayed above
+    /// the bucket's limit for <see cref="SpikeRule.PowerMinDuration"/>. An excursion is signalled once.
+    /// </summary>
+    public AlertSignal? AddPower(DateTimeOffset now, DateTime local, double powerW, SpikeRule rule)
+    {
+        var hour = new DateTime(local.Year, local.Month, local.Day, local.Hour, 0, 0, DateTimeKind.Unspecified);
+        if (PowerHourStart != hour)
+        {
+            if (PowerHourStart is { } finished && PowerHourReports > 0)
+            {
+                var bucket = PowerBuckets[HourOfWeek(finished)];
+                bucket.Add(PowerHourSumW / PowerHourReports);
+                if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
+            }
+            PowerHourStart = hour;
+            PowerHourSumW = 0;
+            PowerHourReports = 0;
+        }
+
+        // Judged before this report counts into its hour: the spike is measured against past weeks only.
+        var limit = PowerLimit(HourOfWeek(hour), rule);
+        PowerHourSumW += powerW;
+        PowerHourReports++;
+        if (limit is not { } l || powerW <= l.Limit)
+        {
+            PowerOverSince = null;
+            PowerRaised = false;
+            return null;
+        }
+        PowerOverSince ??= now;
+        if (PowerRaised || now - PowerOverSince.Value < rule.PowerMinDuration) return null;
+        PowerRaised = true;
+        return new AlertSignal(AlertType.ConsumptionSpike, AlertSeverity.Warning,
+            $"Power {powerW / 1000:0.0} kW since {local.AddTicks(-(now - PowerOverSince.Value).Ticks):ddd HH:mm:ss}; usual {l.Usual / 1000:0.00} kW at this time of the week (limit {l.Limit / 1000:0.00} kW).");
     }
 
     private static double Median(List<double> values)

@@ -1,4 +1,5 @@
 using Campus.Controller.Domain;
+using Campus.Controller.History;
 using Campus.Controller.Services;
 using Campus.Grains;
 using Campus.Grains.Storage;
@@ -19,7 +20,9 @@ internal sealed class RoomState
 
 /// <summary>
 /// A room (key "{school}/{room}"): sums its devices into power now, energy today (the school's
-/// local day), occupancy and door states; runs the after-hours-waste and consumption-spike rules;
+/// local day), occupancy and door states; runs the after-hours-waste and consumption-spike rules
+/// (finished hours' energy and power now, each against the same hour of past weeks; the usual power
+/// is learned from the energy history when the room has none yet, see <see cref="SeedPowerAsync"/>);
 /// reports to its school (at most once per <see cref="ControllerOptions.RoomReportInterval"/>
 /// unless something discrete changed). Its state is written when an hour closes and on
 /// deactivation; energy today after a crash restarts from the last written hour.
@@ -27,6 +30,7 @@ internal sealed class RoomState
 internal sealed class RoomGrain(
     [PersistentState("room")] IPersistentState<RoomState> state,
     TimeProvider time,
+    IEnergyHistory history,
     IOptions<ControllerOptions> options) : Grain, IRoomGrain
 {
     private readonly ObserverSet<IRoomObserver> _observers = new(time);
@@ -34,6 +38,7 @@ internal sealed class RoomGrain(
     private TimeZoneInfo _zone = TimeZoneInfo.Utc;
     private DateTimeOffset _lastReport = DateTimeOffset.MinValue;
     private bool _dirty;
+    private bool _powerSeedTried;
 
     private RoomState S => state.State;
     private string School => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal)];
@@ -86,6 +91,8 @@ internal sealed class RoomGrain(
         }
 
         var (power, occupied, _) = Totals();
+        if (!_powerSeedTried) await SeedPowerAsync(now);
+        if (S.Profile.AddPower(now, TimeZoneInfo.ConvertTime(now, _zone).DateTime, power, o.Spike) is { } powerSpike) await SignalAsync(powerSpike);
         var open = _clock?.OpeningHours.Contains(now, _zone) ?? true;
         var waste = S.Waste.Update(now, power, occupied, open, S.Spec?.IdlePowerW ?? 200, o.AfterHoursEnergyMinDuration);
         if (waste is { } w) await SignalAsync(w);
@@ -96,6 +103,34 @@ internal sealed class RoomGrain(
             var snapshot = Snapshot(now);
             SetClock(await SchoolGrain.ReportRoom(snapshot));
             _observers.Notify(obs => obs.RoomChanged(snapshot));
+        }
+    }
+
+    /// <summary>
+    /// Once per activation, while the room has no usual power for any hour of the week: learns it from
+    /// the energy history of the last <see cref="SpikeRule.WeeksKept"/> weeks before the current hour (an
+    /// hour's energy in kWh is its mean power in kW). Best effort: without the history it is learned live.
+    /// </summary>
+    private async Task SeedPowerAsync(DateTimeOffset now)
+    {
+        _powerSeedTried = true;
+        if (!S.Profile.HasNoPowerHistory) return;
+        var rule = options.Value.Spike;
+        var local = TimeZoneInfo.ConvertTime(now, _zone).DateTime;
+        var hourStart = new DateTime(local.Year, local.Month, local.Day, local.Hour, 0, 0, DateTimeKind.Unspecified);
+        var to = DateOnly.FromDateTime(local);
+        var days = Math.Min(EnergySeriesQuery.MaxDays(EnergyGranularity.Hour) - 1, 7 * rule.WeeksKept);
+        try
+        {
+            var series = await history.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.Room(School, Room), EnergyGranularity.Hour, to.AddDays(-days), to));
+            var hours = series.Points.Where(p => p.Samples > 0 && p.Start.DateTime < hourStart).Select(p => (p.Start.DateTime, p.EnergyKwh * 1000)).ToList();
+            if (hours.Count == 0) return;
+            S.Profile.SeedPower(hours, rule);
+            _dirty = true;
+        }
+        catch (Exception ex) when (ex is StorageUnavailableException or InvalidOperationException)
+        {
+            // No history to learn from now: the usual power is learned from the room's own hours.
         }
     }
 

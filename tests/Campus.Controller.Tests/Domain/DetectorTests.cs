@@ -155,6 +155,93 @@ public sealed class DetectorTests
         Assert.Null(profile.AddHour(h.AddDays(14), 50, new SpikeRule()));
     }
 
+    /// <summary>Four past weeks: 2.4-2.6 kW on Mondays 10:00 (usual 2.5 kW), 110-130 W on Fridays 06:00.</summary>
+    private static ConsumptionProfile PowerProfile(SpikeRule rule)
+    {
+        var profile = new ConsumptionProfile();
+        var monday10 = new DateTime(2026, 11, 2, 10, 0, 0);
+        var friday6 = new DateTime(2026, 11, 6, 6, 0, 0);
+        double[] day = [2500, 2400, 2600, 2500];
+        double[] night = [120, 110, 130, 125];
+        profile.SeedPower([.. Enumerable.Range(0, 4).SelectMany(w => new[] { (monday10.AddDays(7 * w), day[w]), (friday6.AddDays(7 * w), night[w]) })], rule);
+        return profile;
+    }
+
+    /// <summary>Reports the room's power every 15 s for <paramref name="span"/> from <paramref name="local"/> (UTC+8); the signals raised.</summary>
+    private static List<AlertSignal> Report(ConsumptionProfile profile, SpikeRule rule, DateTime local, TimeSpan span, double powerW)
+    {
+        var signals = new List<AlertSignal>();
+        for (var t = TimeSpan.Zero; t <= span; t += TimeSpan.FromSeconds(15))
+        {
+            var now = new DateTimeOffset(local + t, TimeSpan.FromHours(8));
+            if (profile.AddPower(now, local + t, powerW, rule) is { } signal) signals.Add(signal);
+        }
+        return signals;
+    }
+
+    [Fact]
+    public void A_power_spike_held_for_a_minute_raises_one_consumption_spike_and_normal_use_raises_none()
+    {
+        var rule = new SpikeRule();
+        var profile = PowerProfile(rule);
+        var monday10 = new DateTime(2026, 11, 30, 10, 5, 0);
+        // Busier than usual, but a normal Monday morning: no spike.
+        Assert.Empty(Report(profile, rule, monday10, TimeSpan.FromMinutes(20), 3200));
+        // A 9 kW load on top: 45 s is not held long enough...
+        Assert.Empty(Report(profile, rule, monday10.AddMinutes(21), TimeSpan.FromSeconds(45), 11_500));
+        Assert.Empty(Report(profile, rule, monday10.AddMinutes(22), TimeSpan.FromSeconds(15), 2500));
+        // ...3 minutes of it raise one spike.
+        var spike = Assert.Single(Report(profile, rule, monday10.AddMinutes(23), TimeSpan.FromMinutes(3), 11_500));
+        Assert.Equal((AlertType.ConsumptionSpike, AlertSeverity.Warning), (spike.Type, spike.Severity));
+        Assert.Contains("usual 2.50 kW at this time of the week (limit 7.50 kW)", spike.Message, StringComparison.Ordinal);
+        // The load goes; the same 9 kW at 06:00 on a Friday, over a usual 120 W, is a spike again.
+        Assert.Empty(Report(profile, rule, monday10.AddMinutes(30), TimeSpan.FromMinutes(5), 2500));
+        Assert.Single(Report(profile, rule, new DateTime(2026, 12, 4, 6, 10, 0), TimeSpan.FromMinutes(2), 9_200));
+    }
+
+    [Fact]
+    public void No_power_spike_verdict_is_given_for_an_hour_without_enough_weeks()
+    {
+        var rule = new SpikeRule();
+        var profile = PowerProfile(rule);
+        // Tuesdays at 10:00 have no past weeks.
+        Assert.Empty(Report(profile, rule, new DateTime(2026, 12, 1, 10, 5, 0), TimeSpan.FromMinutes(5), 50_000));
+        Assert.Null(new ConsumptionProfile().PowerLimit(0, rule));
+    }
+
+    [Fact]
+    public void The_usual_power_is_learned_from_the_mean_power_of_each_reported_hour()
+    {
+        var rule = new SpikeRule();
+        var profile = new ConsumptionProfile();
+        var monday10 = new DateTime(2026, 11, 2, 10, 0, 0);
+        var how = ConsumptionProfile.HourOfWeek(monday10);
+        for (var week = 0; week < 3; week++)
+        {
+            // 1 kW then 3 kW: a mean of 2 kW; the next hour's report closes it.
+            Report(profile, rule, monday10.AddDays(7 * week), TimeSpan.FromMinutes(10), 1000);
+            Report(profile, rule, monday10.AddDays(7 * week).AddMinutes(20), TimeSpan.FromMinutes(10), 3000);
+            Report(profile, rule, monday10.AddDays(7 * week).AddHours(1), TimeSpan.Zero, 1000);
+        }
+        Assert.Equal(3, profile.PowerBuckets[how].Count);
+        Assert.Equal(2000, profile.PowerBuckets[how][0], 6);
+        Assert.Equal<(double, double)?>((2000.0, 7000.0), profile.PowerLimit(how, rule));
+    }
+
+    [Fact]
+    public void A_baseline_span_measures_power_against_the_busiest_usual_hour_around_it()
+    {
+        var hourly = new SpikeRule();
+        var weekly = new SpikeRule { PowerBaselineSpan = TimeSpan.FromDays(7) };
+        var friday6 = new DateTime(2026, 12, 4, 6, 10, 0);
+        // 5.5 kW at 06:00 on a Friday is far above that hour's usual 120 W...
+        Assert.Single(Report(PowerProfile(hourly), hourly, friday6, TimeSpan.FromMinutes(2), 5_500));
+        // ...but not above the week's busiest usual hour (Monday 10:00, 2.5 kW: limit 7.5 kW).
+        Assert.Empty(Report(PowerProfile(weekly), weekly, friday6, TimeSpan.FromMinutes(2), 5_500));
+        Assert.Equal(7_500, PowerProfile(weekly).PowerLimit(ConsumptionProfile.HourOfWeek(friday6), weekly)!.Value.Limit, 6);
+        Assert.Single(Report(PowerProfile(weekly), weekly, friday6, TimeSpan.FromMinutes(2), 9_200));
+    }
+
     [Fact]
     public void Hours_are_closed_when_a_reading_falls_in_a_later_local_hour()
     {

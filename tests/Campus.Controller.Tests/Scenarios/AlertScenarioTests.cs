@@ -1,5 +1,6 @@
 using Campus.Contracts;
 using Campus.Controller.Domain;
+using Campus.Controller.History;
 using Campus.Controller.Ingestion;
 
 namespace Campus.Controller.Tests.Scenarios;
@@ -193,6 +194,52 @@ public sealed class AlertScenarioTests
         await HourAsync(32, 3.5); // Monday 28 Dec: a heater left on
         var spike = (await s.AlertsAsync()).Single(a => a.Type == AlertType.ConsumptionSpike);
         Assert.Equal("r101", spike.Source);
+    }
+
+    /// <summary>
+    /// The room has never reported, but the history holds four past weeks of its meter (2 kW from
+    /// 08:00 to 16:00, 100 W otherwise): at its first report the room learns its usual power from them,
+    /// so normal use raises nothing and a 9 kW load held for a minute raises a consumption spike at once.
+    /// </summary>
+    [Fact]
+    public async Task A_power_spike_is_measured_against_the_usual_power_learned_from_past_weeks_of_history()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var counter = 0.0;
+        uint seq = 0;
+        var end = s.Now.AddMinutes(-s.Now.Minute);
+        for (var hour = end.AddDays(-28); hour < end; hour = hour.AddHours(1))
+        {
+            var local = TimeZoneInfo.ConvertTime(hour, s.Zone);
+            var w = local.Hour is >= 8 and < 16 ? 2000 : 100;
+            counter += w / 1000.0;
+            await s.Cluster.History.AppendAsync(new TelemetryRecord
+            {
+                SchoolId = CampusScenario.School, RoomId = CampusScenario.Room, DeviceId = "m1", Kind = "energy",
+                Boot = 99, Seq = ++seq, DeviceTime = hour.AddMinutes(59), ReceivedAt = hour.AddMinutes(59), EnergyKwh = counter, PowerW = w,
+            });
+        }
+
+        // Thursday 10:00 to 10:20: a busy but normal morning.
+        counter = 100;
+        for (var i = 0; i < 20; i++)
+        {
+            counter += 0.05;
+            await s.TelemetryAsync("m1", $"\"energyKwh\":{counter:0.000},\"powerW\":3000");
+            await s.PassAsync(TimeSpan.FromMinutes(1));
+        }
+        Assert.DoesNotContain(AlertType.ConsumptionSpike, await s.AlertTypesAsync());
+
+        // A 9 kW load on top for 3 minutes.
+        for (var i = 0; i < 6; i++)
+        {
+            counter += 0.1;
+            await s.TelemetryAsync("m1", $"\"energyKwh\":{counter:0.000},\"powerW\":12000");
+            await s.PassAsync(TimeSpan.FromSeconds(30));
+        }
+        var spike = Assert.Single(await s.AlertsAsync());
+        Assert.Equal((AlertType.ConsumptionSpike, "r101"), (spike.Type, spike.Source));
+        Assert.Contains("usual 2.00 kW", spike.Message, StringComparison.Ordinal);
     }
 
     [Fact]
