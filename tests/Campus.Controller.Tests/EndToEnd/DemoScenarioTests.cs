@@ -37,6 +37,8 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
             }
             await demo.RunToEndAsync("night-break-in", school, room);
             await demo.UntilAlertAsync(school, a => a.Type == "door-forced" && a.Room == room, $"the controller raised a door-forced alert in {school}/{room}");
+            // The rooms know their usual power from the backfilled weeks, and the district's normal use is no spike.
+            Assert.DoesNotContain(await demo.AlertsAsync(school), a => a.Type == "consumption-spike");
 
             using var audit = JsonDocument.Parse(await demo.Http.GetStringAsync($"/api/v1/schools/{school}/audit"));
             Assert.Contains(audit.RootElement.GetProperty("items").EnumerateArray(),
@@ -53,7 +55,8 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
     /// classroom. The small district is moved to a time zone where the controller's clock (this
     /// machine's) is midday, so that the school is open there: power spike and energy waste at once
     /// (the room's power above 9 kW; the energy-waste run closes the school on the controller's clock,
-    /// and the controller raises its after-hours-energy alert), then device offline (the env node's
+    /// and the controller raises its after-hours-energy alert; the spike raises a consumption-spike
+    /// alert), then device offline (the env node's
     /// offline alert, resolved when it is back) and room network outage (an offline alert for each of
     /// the room's devices, all resolved).
     /// </summary>
@@ -86,6 +89,9 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
                 demo.Last = rooms.RootElement.GetRawText();
                 return rooms.RootElement.GetProperty("items").EnumerateArray().Any(r => r.GetProperty("id").GetString() == room && r.GetProperty("powerW").GetDouble() > 9000);
             }, $"the controller shows the power of {school}/{room} above 9 kW", TimeSpan.FromSeconds(60));
+            // The rooms learned their usual power from the weeks of history the demo backfilled: the spike is one.
+            await demo.UntilAlertAsync(school, a => a.Type == "consumption-spike" && a.Room == room,
+                $"the controller raised a consumption-spike alert in {school}/{room}", TimeSpan.FromSeconds(60));
             await demo.UntilAlertAsync(school, a => a.Type == "after-hours-energy" && a.Room == room && a.Status == "open",
                 $"the controller raised an after-hours-energy alert in {school}/{room}", TimeSpan.FromSeconds(120));
             // The run closed the school on the controller's clock (its opening hours suspended until the lights go off).
@@ -104,6 +110,9 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
                 return devices.All(d => alerts.Count(a => a.Source == d) >= (d == env ? 2 : 1)) && alerts.All(a => a.Status == "resolved");
             }, $"the controller raised a device-offline alert for each device of {school}/{room} and resolved them when the network returned", TimeSpan.FromSeconds(60));
 
+            // The power spike is the only consumption spike (the lights left on and the outages are none).
+            Assert.Single(await demo.AlertsAsync(school), a => a.Type == "consumption-spike");
+
             // Still within the energy-waste run's 4 simulated hours of lights: the hours are not back yet.
             Assert.Equal(1, await demo.HoursChangesAsync(school));
             Assert.Equal("running", await demo.RunStateAsync(waste));
@@ -111,6 +120,55 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
         finally
         {
             demo.WriteOutput();
+        }
+    }
+
+    /// <summary>
+    /// A new data folder (SQLite): the demo gives each room four past weeks of hourly energy, shaped
+    /// like school days; the demo started again on the same folder writes none of it again.
+    /// </summary>
+    [Fact]
+    public async Task The_demo_backfills_weeks_of_school_day_energy_once_and_a_restart_on_the_same_data_folder_does_not_add_it_again()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("campus-demo-").FullName;
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai");
+        // Whole local days of the four backfilled weeks before today, and before the simulated day (the
+        // district's date) when that falls in them: the simulated meters book their own readings from then on.
+        var district = new DateOnly(2026, 11, 26);
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, zone).DateTime);
+        var to = (district <= today && district >= today.AddDays(-26) ? district : today).AddDays(-1);
+        var from = to.AddDays(-20) > today.AddDays(-26) ? to.AddDays(-20) : today.AddDays(-26);
+        string first;
+        await using (var demo = await DemoHost.StartAsync(output, dataDir: dataDir))
+        {
+            try
+            {
+                first = await demo.EnergyDaysAsync("s01", "r101", from, to);
+                var days = JsonDocument.Parse(first).RootElement.GetProperty("points").EnumerateArray()
+                    .Select(p => (Day: DateTimeOffset.Parse(p.GetProperty("start").GetString()!, System.Globalization.CultureInfo.InvariantCulture).DayOfWeek, Kwh: p.GetProperty("energyKwh").GetDouble()))
+                    .ToList();
+                Assert.Equal(to.DayNumber - from.DayNumber + 1, days.Count);
+                Assert.True(days.Count >= 7, $"a week of backfilled days from {from} to {to}");
+                // Open Monday to Friday: a school day uses several times a closed day's energy.
+                var weekdays = days.Where(d => d.Day is not (DayOfWeek.Saturday or DayOfWeek.Sunday)).Select(d => d.Kwh).ToList();
+                var weekends = days.Where(d => d.Day is DayOfWeek.Saturday or DayOfWeek.Sunday).Select(d => d.Kwh).ToList();
+                Assert.True(weekends.Max() > 0 && weekdays.Min() > 3 * weekends.Max(), first);
+            }
+            finally
+            {
+                demo.WriteOutput();
+            }
+        }
+        await using (var again = await DemoHost.StartAsync(output, dataDir: dataDir))
+        {
+            try
+            {
+                Assert.Equal(first, await again.EnergyDaysAsync("s01", "r101", from, to));
+            }
+            finally
+            {
+                again.WriteOutput();
+            }
         }
     }
 
@@ -134,13 +192,19 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
         /// <summary>The last answer looked at, shown when a test fails.</summary>
         public string? Last { get; set; }
 
-        /// <summary>Starts the built host with --demo on <paramref name="district"/> (null: the small district) and in-memory storage.</summary>
-        public static async Task<DemoHost> StartAsync(ITestOutputHelper output, string? district = null)
+        /// <summary>
+        /// Starts the built host with --demo on <paramref name="district"/> (null: the small district) and in-memory
+        /// storage, or with <paramref name="dataDir"/> the small district on its default storage (SQLite) in that folder.
+        /// </summary>
+        public static async Task<DemoHost> StartAsync(ITestOutputHelper output, string? district = null, string? dataDir = null)
         {
             var mqttPort = FreePort.Get();
             var httpPort = FreePort.Get();
-            var dataDir = district is null ? Directory.CreateTempSubdirectory("campus-demo-").FullName : Path.GetDirectoryName(district)!;
-            var process = district is null
+            var kept = dataDir is not null;
+            dataDir ??= district is null ? Directory.CreateTempSubdirectory("campus-demo-").FullName : Path.GetDirectoryName(district)!;
+            var process = kept
+                ? BuiltHost.StartDemo(dataDir, mqttPort, httpPort)
+                : district is null
                 ? BuiltHost.StartDemo(dataDir, mqttPort, httpPort, "--Campus:Storage:Provider=InMemory")
                 : BuiltHost.Start(dataDir, mqttPort, httpPort, ["--demo", "--demo-district", district, "--Campus:Storage:Provider=InMemory", "--Logging:LogLevel:Default=Warning"]);
             var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(10) };
@@ -191,6 +255,13 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
                 return true;
             }, $"the {scenario} scenario lists the rooms it can run in", TimeSpan.FromSeconds(30));
             return (school, room);
+        }
+
+        /// <summary>The room's daily energy series over [from, to], as the API answers it.</summary>
+        public async Task<string> EnergyDaysAsync(string school, string room, DateOnly from, DateOnly to)
+        {
+            Last = await Http.GetStringAsync($"/api/v1/schools/{school}/energy?granularity=day&room={room}&from={from:yyyy-MM-dd}&to={to:yyyy-MM-dd}");
+            return Last;
         }
 
         public async Task<IReadOnlyList<string>> RoomDevicesAsync(string school, string room)
