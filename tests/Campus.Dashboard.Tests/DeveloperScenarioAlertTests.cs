@@ -111,10 +111,38 @@ public sealed class DeveloperScenarioHostFixture : IAsyncLifetime
         Host = await DashboardHost.StartAsync(configureServices: s =>
         {
             s.AddSingleton<IScenarioRunner>(Runner);
-            // Demo mode scales this wait to the simulation's speed; here the alert comes with the first reading.
-            s.PostConfigure<ControllerOptions>(o => o.AfterHoursEnergyMinDuration = TimeSpan.Zero);
+            // Demo mode scales these waits to the simulation's speed; here the alerts come with the first reading.
+            s.PostConfigure<ControllerOptions>(o =>
+            {
+                o.AfterHoursEnergyMinDuration = TimeSpan.Zero;
+                o.Spike = o.Spike with { PowerMinDuration = TimeSpan.Zero };
+            });
         });
         Runner.Host = Host;
+        await BackfillAsync();
+    }
+
+    /// <summary>
+    /// As the demo does on a new data folder: four past weeks of hourly readings of r101's meter (1.5 kW
+    /// from 08:00 to 16:00, 100 W otherwise), before any device reports, so that r101 knows its usual power.
+    /// </summary>
+    private async Task BackfillAsync()
+    {
+        var zone = Host.History.GetSchoolProfile("s01").TimeZone;
+        var now = DateTimeOffset.UtcNow;
+        var end = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerHour));
+        var counter = 0.0;
+        uint seq = 0;
+        for (var hour = end.AddDays(-28); hour < end; hour = hour.AddHours(1))
+        {
+            var w = TimeZoneInfo.ConvertTime(hour, zone).Hour is >= 8 and < 16 ? 1500 : 100;
+            counter += w / 1000.0;
+            await Host.History.AppendAsync(new Campus.Controller.History.TelemetryRecord
+            {
+                SchoolId = "s01", RoomId = "r101", DeviceId = "m1", Kind = "energy", Boot = 99, Seq = ++seq,
+                DeviceTime = hour.AddMinutes(59), ReceivedAt = hour.AddMinutes(59), EnergyKwh = counter, PowerW = w,
+            });
+        }
     }
 
     public async Task DisposeAsync() => await Host.DisposeAsync();
@@ -123,7 +151,8 @@ public sealed class DeveloperScenarioHostFixture : IAsyncLifetime
 /// <summary>
 /// The four scenarios that need the running district's queue (device offline, room network outage,
 /// power spike, energy waste), started through the developer API: each run completes and the
-/// controller shows its alert (or the spike's power) on the dashboard's API.
+/// controller shows its alert on the dashboard's API (for the spike: its power and a consumption spike
+/// against the usual power of past weeks of history).
 /// </summary>
 public sealed class DeveloperScenarioAlertTests(DeveloperScenarioHostFixture fixture) : IClassFixture<DeveloperScenarioHostFixture>
 {
@@ -160,9 +189,14 @@ public sealed class DeveloperScenarioAlertTests(DeveloperScenarioHostFixture fix
             var rooms = await (await client.GetAsync("/api/v1/schools/s01/rooms")).Content.ReadFromJsonAsync<PageOf<RoomSummary>>(Json);
             return rooms!.Items.Any(r => r.Id == "r101" && r.PowerW > 9000);
         }, "the controller shows r101 above 9 kW", TimeSpan.FromSeconds(30));
+        await UntilAlertAsync(client, a => a.Type == AlertType.ConsumptionSpike && a.Room == "r101" && a.Status == AlertStatus.Open,
+            "the controller raised a consumption-spike alert in r101 (far above its usual power from the past weeks)");
 
         await StartAsync(client, "energy-waste");
         await UntilAlertAsync(client, a => a.Type == AlertType.AfterHoursEnergy && a.Room == "r101" && a.Status == AlertStatus.Open, "the controller raised an after-hours-energy alert in r101");
+        // The spike is the only consumption spike: offline devices, outages and lights left on are none.
+        var alerts = await (await client.GetAsync("/api/v1/schools/s01/alerts?all=true")).Content.ReadFromJsonAsync<List<AlertView>>(Json);
+        Assert.Single(alerts!, a => a.Type == AlertType.ConsumptionSpike);
     }
 
     private async Task StartAsync(ApiClient client, string scenario)
