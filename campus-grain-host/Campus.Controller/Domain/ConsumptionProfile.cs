@@ -67,6 +67,11 @@ public sealed class ConsumptionProfile
     /// <summary>The current excursion above the limit was signalled (once per excursion).</summary>
     public bool PowerRaised { get; set; }
 
+    // The current hour's limit, computed once per hour and rule (reports are frequent; buckets change hourly).
+    private int _limitHour = -1;
+    private SpikeRule? _limitRule;
+    private (double Usual, double Limit)? _limit;
+
     /// <summary>True when no hour of the week has a usual power yet.</summary>
     public bool HasNoPowerHistory => Array.TrueForAll(PowerBuckets, b => b.Count == 0);
 
@@ -121,6 +126,7 @@ public sealed class ConsumptionProfile
             bucket.Add(w);
             if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
         }
+        _limitHour = -1;
     }
 
     /// <summary>
@@ -164,6 +170,7 @@ public sealed class ConsumptionProfile
                 var bucket = PowerBuckets[HourOfWeek(finished)];
                 bucket.Add(PowerHourSumW / PowerHourReports);
                 if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
+                _limitHour = -1;
             }
             PowerHourStart = hour;
             PowerHourSumW = 0;
@@ -171,7 +178,13 @@ public sealed class ConsumptionProfile
         }
 
         // Judged before this report counts into its hour: the spike is measured against past weeks only.
-        var limit = PowerLimit(HourOfWeek(hour), rule);
+        var how = HourOfWeek(hour);
+        if (_limitHour != how || !ReferenceEquals(_limitRule, rule))
+        {
+            _limit = PowerLimit(how, rule);
+            (_limitHour, _limitRule) = (how, rule);
+        }
+        var limit = _limit;
         PowerHourSumW += powerW;
         PowerHourReports++;
         if (limit is not { } l || powerW <= l.Limit)
