@@ -46,7 +46,7 @@ internal sealed class WriteItem : TaskCompletionSource<AppendResult>
 /// </summary>
 internal abstract class HistoryStoreBase : IHistoryStore
 {
-    private static readonly Meter HistoryMeter = new("Campus.Controller.History");
+    private protected static readonly Meter HistoryMeter = new("Campus.Controller.History");
     private static readonly Counter<long> CommittedWrites = HistoryMeter.CreateCounter<long>("campus.history.writes", description: "Writes committed (inserted or duplicate)");
     private static readonly Counter<long> FailedWrites = HistoryMeter.CreateCounter<long>("campus.history.write_failures", description: "Writes failed with storage unavailable");
     private static readonly Histogram<int> BatchSizes = HistoryMeter.CreateHistogram<int>("campus.history.batch_size", description: "Writes per group commit");

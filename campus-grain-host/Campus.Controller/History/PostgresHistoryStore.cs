@@ -9,9 +9,11 @@ namespace Campus.Controller.History;
 /// The history in PostgreSQL. One writer connection; per batch, one transaction in two round trips, and
 /// one multi-row statement per table: <c>INSERT ... SELECT * FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING</c>
 /// stores the telemetry and tells new rows from duplicates; rollups, meter states and log rows go the
-/// same way. (A binary COPY into a temporary staging table was measured first: truncating the staging
-/// table at every commit cost more than the COPY saved at these batch sizes.) Queries use pooled
-/// connections of a data source; statements are auto-prepared.
+/// same way. A large batch (option <see cref="HistoryOptions.PostgresCopyMinRows"/>) stores its telemetry
+/// with a binary COPY straight into the table instead, which costs the server less per row; a COPY that
+/// meets a stored row (a redelivery) fails as a whole, and that batch is inserted as above. (A COPY into
+/// a temporary staging table was measured first: truncating the staging table at every commit cost more
+/// than the COPY saved.) Queries use pooled connections of a data source; statements are auto-prepared.
 /// </summary>
 internal sealed class PostgresHistoryStore : SqlHistoryStore
 {
@@ -82,6 +84,14 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         "INSERT INTO telemetry (" + SqlRows.TelemetryColumns + ") SELECT * FROM unnest(@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, @p15, @p16)"
         + " ON CONFLICT DO NOTHING RETURNING device, boot, seq";
 
+    private static readonly string CopyTelemetry = "COPY telemetry (" + SqlRows.TelemetryColumns + ") FROM STDIN (FORMAT BINARY)";
+
+    /// <summary>After a COPY hit a stored row, how long the writer inserts instead.</summary>
+    private static readonly TimeSpan CopyPause = TimeSpan.FromMinutes(1);
+
+    private static readonly System.Diagnostics.Metrics.Counter<long> CopyFallbacks = HistoryMeter.CreateCounter<long>(
+            "campus.history.copy_fallbacks", description: "Telemetry batches whose COPY met a stored row and were inserted instead");
+
     private static readonly string InsertAccess =
         "INSERT INTO access_log (" + SqlRows.AccessColumns + ") SELECT * FROM unnest(@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12)"
         + " ON CONFLICT DO NOTHING RETURNING door, boot, seq";
@@ -99,6 +109,8 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly WriterState[] _writers;
+    private readonly int _copyMinRows;
+    private long _copyFallbacks;
 
     public PostgresHistoryStore(HistoryOptions options, TimeProvider time, ILogger logger)
         : base(options, time, logger)
@@ -112,12 +124,16 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
             builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         }
         _dataSource = builder.Build();
+        _copyMinRows = options.PostgresCopyMinRows;
         _writers = new WriterState[Math.Max(1, WriterCount(options))];
         for (var i = 0; i < _writers.Length; i++)
         {
             _writers[i] = new WriterState();
         }
     }
+
+    /// <summary>Batches whose COPY met a stored row and were inserted instead.</summary>
+    internal long CopyFallbackCount => Interlocked.Read(ref _copyFallbacks);
 
     /// <summary>
     /// Writers in parallel (option <see cref="HistoryOptions.Writers"/>, default 1), each on its own
@@ -138,6 +154,10 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         public List<string> MissingMeters { get; } = [];
         public Dictionary<string, MeterState> LoadedMeters { get; } = new(StringComparer.Ordinal);
         public List<AccessLogEntry> Access { get; } = [];
+        /// <summary>The batch's telemetry rows in COPY's binary format.</summary>
+        public System.Buffers.ArrayBufferWriter<byte> CopyBuffer { get; } = new(64 * 1024);
+        /// <summary>When the writer may COPY again after a COPY met a stored row.</summary>
+        public DateTimeOffset CopyAgainAt { get; set; }
         public HashSet<(string, long, long)> AccessKeys { get; } = [];
         public List<AlertSnapshot> Alerts { get; } = [];
         public List<AuditEntry> Audit { get; } = [];
@@ -263,10 +283,15 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         w.Rollup.Clear();
         SplitBatch(w, batch);
 
+        var copied = _copyMinRows > 0 && w.Fresh.Count >= _copyMinRows && Time.GetUtcNow() >= w.CopyAgainAt
+            && await TryCopyTelemetryAsync(w, conn, cancellationToken).ConfigureAwait(false);
         await using (var first = new NpgsqlBatch(conn))
         {
-            first.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-            if (w.Fresh.Count > 0)
+            if (!copied)
+            {
+                first.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            }
+            if (w.Fresh.Count > 0 && !copied)
             {
                 var cmd = new NpgsqlBatchCommand(InsertTelemetry);
                 AddTelemetryArrays(cmd.Parameters, w.Fresh);
@@ -293,10 +318,18 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
             w.Keys.Clear();
             w.LoadedMeters.Clear();
             w.AccessKeys.Clear();
+            if (copied)
+            {
+                // COPY succeeded, so every row was new.
+                foreach (var t in w.Fresh)
+                {
+                    w.Keys.Add((t.DeviceId, t.Boot, t.Seq));
+                }
+            }
             // Statements without rows (BEGIN, plain INSERT) yield no result set: the reader skips them.
             await using var r = await first.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             var more = true;
-            if (w.Fresh.Count > 0)
+            if (w.Fresh.Count > 0 && !copied)
             {
                 while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
@@ -341,6 +374,44 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         foreach (var (device, state) in w.Rollup.MeterStates)
         {
             w.Meters[device] = state;
+        }
+    }
+
+    /// <summary>
+    /// Large batches: BEGIN, then a binary COPY of the telemetry rows. COPY has no ON CONFLICT, so a batch
+    /// holding a row stored before (a redelivery after a crash) fails with a unique violation: the
+    /// transaction is rolled back, the batch takes the INSERT path, and so do the writer's batches of the
+    /// next minute (redeliveries come in bursts). Returns whether the rows were copied, inside an open
+    /// transaction.
+    /// </summary>
+    private async Task<bool> TryCopyTelemetryAsync(WriterState w, NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        await using (var begin = new NpgsqlCommand("BEGIN", conn))
+        {
+            await begin.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            w.CopyBuffer.ResetWrittenCount();
+            TelemetryCopyFormat.Write(w.CopyBuffer, w.Fresh);
+            var stream = await conn.BeginRawBinaryCopyAsync(CopyTelemetry, cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                await stream.WriteAsync(w.CopyBuffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            }
+            // Disposing the stream ended the COPY and read the server's answer: a stored row fails it here.
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await using (var rollback = new NpgsqlCommand("ROLLBACK", conn))
+            {
+                await rollback.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            w.CopyAgainAt = Time.GetUtcNow() + CopyPause;
+            Interlocked.Increment(ref _copyFallbacks);
+            CopyFallbacks.Add(1);
+            return false;
         }
     }
 

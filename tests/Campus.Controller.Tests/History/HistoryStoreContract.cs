@@ -76,7 +76,7 @@ public abstract class HistoryStoreContract : IAsyncLifetime
         return new DateTimeOffset(local, tz.GetUtcOffset(local));
     }
 
-    private static SchoolProfile AllDayOpen(string school, string zone) =>
+    private protected static SchoolProfile AllDayOpen(string school, string zone) =>
         new(school, zone, [.. Enum.GetValues<DayOfWeek>().Select(d => new OpeningWindow(d, TimeOnly.MinValue, TimeOnly.MinValue))]);
 
     private static async Task<List<T>> AllPagesAsync<T>(Func<PageRequest, Task<Page<T>>> query, int limit)
@@ -555,7 +555,7 @@ public abstract class HistoryStoreContract : IAsyncLifetime
         {
             SchoolId = "s01", RoomId = "lab1", DeviceId = "kit07", Kind = "maker", Boot = 4, Seq = uint.MaxValue,
             DeviceTime = t0, ReceivedAt = t0.AddMilliseconds(250), EnergyKwh = 1.5, PowerW = 2.5, VoltageV = 229.8, CurrentA = 3.54,
-            PowerFactor = 0.98, TemperatureC = -4.25, HumidityPct = 41.2, Occupied = true, ReadingsJson = "{\"soil\":512,\"light\":730}",
+            PowerFactor = 0.98, TemperatureC = -4.25, HumidityPct = 41.2, Occupied = true, ReadingsJson = "{\"soil\":512,\"light\":730,\"label\":\"Gewächshaus ☀\"}",
         };
         var bare = new TelemetryRecord { SchoolId = "s01", RoomId = "lab1", DeviceId = "kit07", Kind = "maker", Boot = 4, Seq = 1, ReceivedAt = t0.AddSeconds(5) };
         await store.AppendAsync(record);

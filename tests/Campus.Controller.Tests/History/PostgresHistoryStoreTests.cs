@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace Campus.Controller.Tests.History;
 
-public sealed class PostgresHistoryStoreTests : HistoryStoreContract
+public class PostgresHistoryStoreTests : HistoryStoreContract
 {
     protected override async Task<string> CreateDatabaseAsync() =>
         await (await PostgresServer.GetAsync()).CreateDatabaseAsync("history");
@@ -35,7 +35,7 @@ public sealed class PostgresHistoryStoreTests : HistoryStoreContract
         await cmd.ExecuteNonQueryAsync();
     }
 
-    private static async Task<T> ScalarAsync<T>(string database, string sql)
+    private protected static async Task<T> ScalarAsync<T>(string database, string sql)
     {
         await using var conn = new NpgsqlConnection(database);
         await conn.OpenAsync();
@@ -98,5 +98,49 @@ public sealed class PostgresHistoryStoreTests : HistoryStoreContract
         Assert.Equal(devices / 2 * (readings - 1) * 0.5, Assert.Single(s0).EnergyKwh, 6);
         Assert.Equal(devices / 2 * readings, s1.Single().Samples);
         Assert.Equal(10.0 * (readings - 1), s1.Single().PeakPowerW);
+    }
+}
+
+/// <summary>
+/// The same contract and PostgreSQL tests with every batch's telemetry stored by COPY (by default only
+/// batches of 64 new rows or more are), so duplicates, restarts and outages run through that path too.
+/// </summary>
+public sealed class PostgresCopyHistoryStoreTests : PostgresHistoryStoreTests
+{
+    private protected override HistoryOptions NewOptions(string database)
+    {
+        var options = base.NewOptions(database);
+        options.PostgresCopyMinRows = 1;
+        return options;
+    }
+
+    [Fact]
+    public async Task A_copy_that_meets_a_stored_row_is_inserted_instead_and_counts_its_energy_once()
+    {
+        var (store, database) = await NewStoreAsync();
+        var postgres = Assert.IsType<PostgresHistoryStore>(store);
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var t0 = Epoch.AddHours(10);
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r101", "m1", 1, t0, 10)));
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r101", "m1", 2, t0.AddMinutes(10), 12)));
+        Assert.Equal(0, postgres.CopyFallbackCount);
+
+        // A redelivery: its COPY fails on the stored key, the batch is inserted and found a duplicate.
+        Assert.Equal(AppendResult.Duplicate, await store.AppendAsync(Meter("s01", "r101", "m1", 2, t0.AddMinutes(10), 12)));
+        Assert.Equal(1, postgres.CopyFallbackCount);
+        // For the next minute the writer inserts without trying COPY.
+        Assert.Equal(AppendResult.Duplicate, await store.AppendAsync(Meter("s01", "r101", "m1", 1, t0, 10)));
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r101", "m1", 3, t0.AddMinutes(20), 13)));
+        Assert.Equal(1, postgres.CopyFallbackCount);
+        // Then it copies again.
+        Time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r101", "m1", 4, t0.AddMinutes(30), 15)));
+        Assert.Equal(AppendResult.Duplicate, await store.AppendAsync(Meter("s01", "r101", "m1", 3, t0.AddMinutes(20), 13)));
+        Assert.Equal(2, postgres.CopyFallbackCount);
+
+        Assert.Equal(4L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM telemetry"));
+        var day = await store.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.School("s01"), EnergyGranularity.Day, new(2026, 11, 25), new(2026, 11, 25)));
+        Assert.Equal(5.0, Assert.Single(day.Points).EnergyKwh, 9);
+        Assert.Equal(4, Assert.Single(day.Points).Samples);
     }
 }
