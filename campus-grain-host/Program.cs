@@ -9,6 +9,7 @@ using Campus.GrainHost.Demo;
 var demo = args.Contains("--demo");
 var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").Select(a => a == "--demo-district" ? "--Campus:Demo:District" : a).ToArray());
 if (demo) builder.Configuration["Campus:Dashboard:Demo"] = "true";
+builder.UseInlineSocketCompletions();   // Campus:Host:InlineSocketCompletions, before any socket is opened
 
 builder.AddCampusControllerHost();      // Campus:Storage, Campus:Mqtt, Campus:Ingest, Campus:Controller, Campus:History
 builder.Services.AddCampusDashboard(builder.Configuration);   // Campus:Dashboard

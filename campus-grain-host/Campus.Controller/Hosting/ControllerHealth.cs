@@ -22,7 +22,8 @@ public sealed record ControllerHealthReport(
     long Duplicates,
     long Rejected,
     int InFlight,
-    string? LastIngestError);
+    string? LastIngestError,
+    bool InlineSocketCompletions);
 
 /// <summary>Collects the health of the broker, the storage and ingestion.</summary>
 public sealed class ControllerHealth(IServiceProvider services, IHistoryStore history, IngestionStatus ingestion, DeviceDirectory directory, ControllerMetrics metrics)
@@ -48,6 +49,7 @@ public sealed class ControllerHealth(IServiceProvider services, IHistoryStore hi
             metrics.DuplicateTotal,
             metrics.RejectedTotal,
             ingestion.InFlight,
-            ingestion.LastError);
+            ingestion.LastError,
+            !OperatingSystem.IsWindows() && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1");
     }
 }
