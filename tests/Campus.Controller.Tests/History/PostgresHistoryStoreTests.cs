@@ -49,8 +49,18 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
         var (store, database) = await NewStoreAsync();
         await store.DisposeAsync();
         await OpenStoreAsync(database);
-        Assert.Equal(1L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM schema_version"));
-        Assert.Equal(1, await ScalarAsync<int>(database, "SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(2L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal(2, await ScalarAsync<int>(database, "SELECT MAX(version) FROM schema_version"));
+    }
+
+    [Fact]
+    public async Task Telemetry_is_vacuumed_after_a_million_inserts_and_meter_rows_leave_room_for_updates_on_their_page()
+    {
+        var (_, database) = await NewStoreAsync();
+        Assert.Equal("autovacuum_vacuum_insert_threshold=1000000",
+            await ScalarAsync<string>(database, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'telemetry'"));
+        Assert.Equal("fillfactor=50",
+            await ScalarAsync<string>(database, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'meter_state'"));
     }
 
     [Fact]
