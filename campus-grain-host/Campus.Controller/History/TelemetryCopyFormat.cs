@@ -71,40 +71,27 @@ internal static class TelemetryCopyFormat
 
     private static void Int64(IBufferWriter<byte> output, long? value)
     {
-        if (value is not { } v)
-        {
-            Null(output);
-            return;
-        }
-        var span = output.GetSpan(12);
-        BinaryPrimitives.WriteInt32BigEndian(span, 8);
-        BinaryPrimitives.WriteInt64BigEndian(span[4..], v);
-        output.Advance(12);
+        if (value is { } v) Fixed(output, 8, v);
+        else Null(output);
     }
 
-    private static void Float8(IBufferWriter<byte> output, double? value)
-    {
-        if (value is not { } v)
-        {
-            Null(output);
-            return;
-        }
-        var span = output.GetSpan(12);
-        BinaryPrimitives.WriteInt32BigEndian(span, 8);
-        BinaryPrimitives.WriteDoubleBigEndian(span[4..], v);
-        output.Advance(12);
-    }
+    /// <summary>float8 is sent as the big-endian bytes of its IEEE 754 bits, like an int8.</summary>
+    private static void Float8(IBufferWriter<byte> output, double? value) =>
+        Int64(output, value is { } v ? BitConverter.DoubleToInt64Bits(v) : null);
 
     private static void Boolean(IBufferWriter<byte> output, bool? value)
     {
-        if (value is not { } v)
-        {
-            Null(output);
-            return;
-        }
-        var span = output.GetSpan(5);
-        BinaryPrimitives.WriteInt32BigEndian(span, 1);
-        span[4] = v ? (byte)1 : (byte)0;
-        output.Advance(5);
+        if (value is { } v) Fixed(output, 1, v ? 1 : 0);
+        else Null(output);
+    }
+
+    /// <summary>A field of 8 bytes (the big-endian <paramref name="bits"/>) or of 1 byte (its lowest byte).</summary>
+    private static void Fixed(IBufferWriter<byte> output, int length, long bits)
+    {
+        var span = output.GetSpan(12);
+        BinaryPrimitives.WriteInt32BigEndian(span, length);
+        if (length == 8) BinaryPrimitives.WriteInt64BigEndian(span[4..], bits);
+        else span[4] = (byte)bits;
+        output.Advance(4 + length);
     }
 }
