@@ -114,17 +114,30 @@ internal sealed partial class DemoDistrictService(
     IOptions<CampusMqttOptions> mqtt,
     DemoScenarioRunner scenarios,
     DemoHistoryBackfill backfill,
+    TimeProvider time,
     ILogger<DemoDistrictService> logger) : BackgroundService
 {
     private const string By = "demo";
     private DistrictSimulation? _simulation;
+
+    /// <summary>
+    /// The demo plays the most recent day, up to today in the first school's zone, on the weekday of
+    /// the district file's date (a Thursday stays a school day): its live data then sit among the
+    /// backfilled weeks before it and in the controller's recent history, whatever day the demo runs.
+    /// </summary>
+    internal static DistrictModel RecentDay(DistrictModel district, DateTimeOffset now)
+    {
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, district.Schools[0].TimeZone).DateTime);
+        var back = ((int)today.DayOfWeek - (int)district.Date.DayOfWeek + 7) % 7;
+        return district with { Date = today.AddDays(-back) };
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
         var o = options.Value;
         var file = districtFile.File;
-        var district = districtFile.Model;
+        var district = RecentDay(districtFile.Model, time.GetUtcNow());
         var credentials = await ProvisionAsync(district).ConfigureAwait(false);
         var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.RegistryKey);
         var buildings = 0; // the district file's buildings whose rooms the registry lists in them

@@ -7,7 +7,7 @@ namespace Campus.GrainHost.Demo;
 
 /// <summary>
 /// Gives a new demo district the past a real one has: a few weeks of hourly energy readings of each of
-/// its meters before the controller's current hour, in each school's time zone, shaped like school
+/// its meters before the simulated day (or the controller's current hour, if earlier), in each school's time zone, shaped like school
 /// days (heating, lights and people during opening hours, the base load at night and on closed days).
 /// With them the rooms learn their usual power (<see cref="Campus.Controller.Domain.ConsumptionProfile"/>)
 /// at once, so that a power spike raises its consumption-spike alert on a fresh demo.
@@ -46,10 +46,11 @@ internal sealed partial class DemoHistoryBackfill(
         ArgumentNullException.ThrowIfNull(district);
         var started = time.GetTimestamp();
         var now = time.GetUtcNow().UtcDateTime;
-        var end = new DateTime(now.Year, now.Month, now.Day, now.Hour, 0, 0, DateTimeKind.Utc);
+        // The weeks before the simulated start (or before now, if that is earlier): the simulated meters
+        // book their own readings from the simulated start on, and a meter's history must end before them.
+        var end = new DateTime(Math.Min(now.Ticks, simulationStartUtc.Ticks), DateTimeKind.Utc);
+        end = new DateTime(end.Ticks - (end.Ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);
         var start = end.AddDays(-7 * Weeks);
-        // The simulated meters book their own readings from the simulated start on.
-        var simulated = new DateTime(simulationStartUtc.Ticks - (simulationStartUtc.Ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);
         var jobs = new List<(SchoolModel School, RoomModel Room, DeviceModel Meter)>();
         var rooms = 0;
         foreach (var school in district.Schools)
@@ -65,7 +66,7 @@ internal sealed partial class DemoHistoryBackfill(
         // Several meters at once share the history's group commits; each meter's readings stay in order.
         var written = 0;
         await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = MetersAtOnce, CancellationToken = cancellationToken }, async (job, ct) =>
-            Interlocked.Add(ref written, await WriteMeterAsync(job.School, job.Room, job.Meter, start, end, simulated, ct).ConfigureAwait(false))).ConfigureAwait(false);
+            Interlocked.Add(ref written, await WriteMeterAsync(job.School, job.Room, job.Meter, start, end, ct).ConfigureAwait(false))).ConfigureAwait(false);
         if (written > 0) LogBackfilled(logger, rooms, Weeks, written, (long)time.GetElapsedTime(started).TotalMilliseconds);
         return written;
     }
@@ -78,12 +79,9 @@ internal sealed partial class DemoHistoryBackfill(
         return series.Points.Any(p => p.Samples > 0);
     }
 
-    private async Task<int> WriteMeterAsync(SchoolModel school, RoomModel room, DeviceModel meter, DateTime startUtc, DateTime endUtc, DateTime simulatedUtc, CancellationToken cancellationToken)
+    private async Task<int> WriteMeterAsync(SchoolModel school, RoomModel room, DeviceModel meter, DateTime startUtc, DateTime endUtc, CancellationToken cancellationToken)
     {
-        // A meter's history must end before its simulated readings start: the history counts a reading
-        // older than the meter's last one as late (no energy). When the simulated day lies before the range,
-        // its readings would be older, so the backfilled ones go under a meter id of their own.
-        var deviceId = simulatedUtc >= startUtc ? meter.Id : meter.Id + "-history";
+        var deviceId = meter.Id;
         var pending = new List<Task<AppendResult>>(InFlight);
         var counter = 0.0;
         uint seq = 0;
@@ -116,7 +114,6 @@ internal sealed partial class DemoHistoryBackfill(
         var first = true;
         for (var hour = startUtc; hour < endUtc; hour = hour.AddHours(1))
         {
-            if (hour >= simulatedUtc && simulatedUtc >= startUtc) break;
             var local = TimeZoneInfo.ConvertTimeFromUtc(hour, school.TimeZone);
             var power = MeanPowerW(school, room, meter, local);
             if (first)

@@ -132,12 +132,13 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
     {
         var dataDir = Directory.CreateTempSubdirectory("campus-demo-").FullName;
         var zone = TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai");
-        // Whole local days of the four backfilled weeks before today, and before the simulated day (the
-        // district's date) when that falls in them: the simulated meters book their own readings from then on.
-        var district = new DateOnly(2026, 11, 26);
+        // Whole local days of the four backfilled weeks before the simulated day: the most recent day up to
+        // today on the weekday of the district file's date (a Thursday); the simulated meters book their
+        // own readings from then on.
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, zone).DateTime);
-        var to = (district <= today && district >= today.AddDays(-26) ? district : today).AddDays(-1);
-        var from = to.AddDays(-20) > today.AddDays(-26) ? to.AddDays(-20) : today.AddDays(-26);
+        var district = today.AddDays(-(((int)today.DayOfWeek - (int)DayOfWeek.Thursday + 7) % 7));
+        var to = district.AddDays(-1);
+        var from = to.AddDays(-20);
         string first;
         await using (var demo = await DemoHost.StartAsync(output, dataDir: dataDir))
         {
