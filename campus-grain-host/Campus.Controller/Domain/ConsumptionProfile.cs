@@ -19,7 +19,7 @@ public sealed record SpikeRule
     public double MinAbsoluteIncreaseKwh { get; init; } = 0.5;
 
     /// <summary>
-    /// Power spikes: the room's power now is above its usual mean power for this hour of the week
+    /// Power spikes: the room's power now is above its usual peak power for this hour of the week
     /// (median of past weeks) + <see cref="Sigmas"/> robust standard deviations, above that usual
     /// power x this...
     /// </summary>
@@ -43,7 +43,7 @@ public sealed record SpikeRule
 /// A room's usual consumption per hour of the week (168 buckets, local time), robust to
 /// outliers: the baseline of a bucket is the median of its last weeks and the spread the median
 /// absolute deviation. Two verdicts use it: a finished hour whose energy is far above its bucket's
-/// baseline is a spike (<see cref="AddHour"/>), and so is power far above the bucket's usual mean
+/// baseline is a spike (<see cref="AddHour"/>), and so is power far above the bucket's usual peak
 /// power, held for <see cref="SpikeRule.PowerMinDuration"/> (<see cref="AddPower"/>): that one is
 /// raised while the load is on, not when its hour ends. The usual power can be learned from the
 /// energy history of past weeks (<see cref="SeedPower"/>) instead of waiting weeks for it.
@@ -53,12 +53,16 @@ public sealed class ConsumptionProfile
     /// <summary>Per hour of the week (0 = Monday 00:00), the last weeks' energy, oldest first.</summary>
     public List<double>[] Buckets { get; set; } = CreateBuckets();
 
-    /// <summary>Per hour of the week, the last weeks' mean room power (W) of that hour, oldest first.</summary>
+    /// <summary>
+    /// Per hour of the week, the last weeks' peak room power (W) in that hour, oldest first. Peaks, not
+    /// means: a large load that runs part of an hour every week (a kiln, an oven, a charger) sets the
+    /// usual peak, so it is not taken for a spike every week.
+    /// </summary>
     public List<double>[] PowerBuckets { get; set; } = CreateBuckets();
 
-    /// <summary>The local hour whose power is being averaged, its sum of reported room power and count of reports.</summary>
+    /// <summary>The local hour being watched, the highest room power reported in it and its count of reports.</summary>
     public DateTime? PowerHourStart { get; set; }
-    public double PowerHourSumW { get; set; }
+    public double PowerHourPeakW { get; set; }
     public int PowerHourReports { get; set; }
 
     /// <summary>Since when the room's power is above its bucket's limit (null: it is not).</summary>
@@ -73,6 +77,7 @@ public sealed class ConsumptionProfile
     private (double Usual, double Limit)? _limit;
 
     /// <summary>True when no hour of the week has a usual power yet.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool HasNoPowerHistory => Array.TrueForAll(PowerBuckets, b => b.Count == 0);
 
     private static List<double>[] CreateBuckets()
@@ -114,10 +119,10 @@ public sealed class ConsumptionProfile
     }
 
     /// <summary>
-    /// Fills the usual power from past hours (local hour start, mean power in W), oldest first; only
+    /// Fills the usual power from past hours (local hour start, peak power in W), oldest first; only
     /// the last <see cref="SpikeRule.WeeksKept"/> of each hour of the week are kept.
     /// </summary>
-    public void SeedPower(IEnumerable<(DateTime LocalHourStart, double MeanPowerW)> hours, SpikeRule rule)
+    public void SeedPower(IEnumerable<(DateTime LocalHourStart, double PeakPowerW)> hours, SpikeRule rule)
     {
         ArgumentNullException.ThrowIfNull(hours);
         foreach (var (start, w) in hours.OrderBy(h => h.LocalHourStart))
@@ -156,7 +161,7 @@ public sealed class ConsumptionProfile
     }
 
     /// <summary>
-    /// Takes the room's power at a report: averages it into the local hour's usual power (a finished
+    /// Takes the room's power at a report: keeps the local hour's highest power (a finished
     /// hour becomes a week of its bucket) and returns a spike signal once the power has stayed above
     /// the bucket's limit for <see cref="SpikeRule.PowerMinDuration"/>. An excursion is signalled once.
     /// </summary>
@@ -168,12 +173,12 @@ public sealed class ConsumptionProfile
             if (PowerHourStart is { } finished && PowerHourReports > 0)
             {
                 var bucket = PowerBuckets[HourOfWeek(finished)];
-                bucket.Add(PowerHourSumW / PowerHourReports);
+                bucket.Add(PowerHourPeakW);
                 if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
                 _limitHour = -1;
             }
             PowerHourStart = hour;
-            PowerHourSumW = 0;
+            PowerHourPeakW = 0;
             PowerHourReports = 0;
         }
 
@@ -185,7 +190,7 @@ public sealed class ConsumptionProfile
             (_limitHour, _limitRule) = (how, rule);
         }
         var limit = _limit;
-        PowerHourSumW += powerW;
+        PowerHourPeakW = Math.Max(PowerHourPeakW, powerW);
         PowerHourReports++;
         if (limit is not { } l || powerW <= l.Limit)
         {

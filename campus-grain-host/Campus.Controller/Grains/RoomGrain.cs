@@ -108,8 +108,10 @@ internal sealed class RoomGrain(
 
     /// <summary>
     /// Once per activation, while the room has no usual power for any hour of the week: learns it from
-    /// the energy history of the last <see cref="SpikeRule.WeeksKept"/> weeks before the current hour (an
-    /// hour's energy in kWh is its mean power in kW). Best effort: without the history it is learned live.
+    /// the energy history of the last <see cref="SpikeRule.WeeksKept"/> weeks before the current hour: each
+    /// hour's room-wide mean power (its energy in kWh is its mean power in kW) or its highest single
+    /// meter reading, whichever is higher (a lower bound of the room's peak).
+    /// Best effort: without the history it is learned live.
     /// </summary>
     private async Task SeedPowerAsync(DateTimeOffset now)
     {
@@ -123,7 +125,7 @@ internal sealed class RoomGrain(
         try
         {
             var series = await history.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.Room(School, Room), EnergyGranularity.Hour, to.AddDays(-days), to));
-            var hours = series.Points.Where(p => p.Samples > 0 && p.Start.DateTime < hourStart).Select(p => (p.Start.DateTime, p.EnergyKwh * 1000)).ToList();
+            var hours = series.Points.Where(p => p.Samples > 0 && p.Start.DateTime < hourStart).Select(p => (p.Start.DateTime, Math.Max(p.PeakPowerW ?? 0, p.EnergyKwh * 1000))).ToList();
             if (hours.Count == 0) return;
             S.Profile.SeedPower(hours, rule);
             _dirty = true;

@@ -210,7 +210,7 @@ public sealed class DetectorTests
     }
 
     [Fact]
-    public void The_usual_power_is_learned_from_the_mean_power_of_each_reported_hour()
+    public void The_usual_power_is_the_peak_of_each_hour_so_a_load_that_runs_part_of_the_hour_every_week_is_no_spike()
     {
         var rule = new SpikeRule();
         var profile = new ConsumptionProfile();
@@ -218,14 +218,18 @@ public sealed class DetectorTests
         var how = ConsumptionProfile.HourOfWeek(monday10);
         for (var week = 0; week < 3; week++)
         {
-            // 1 kW then 3 kW: a mean of 2 kW; the next hour's report closes it.
-            Report(profile, rule, monday10.AddDays(7 * week), TimeSpan.FromMinutes(10), 1000);
-            Report(profile, rule, monday10.AddDays(7 * week).AddMinutes(20), TimeSpan.FromMinutes(10), 3000);
-            Report(profile, rule, monday10.AddDays(7 * week).AddHours(1), TimeSpan.Zero, 1000);
+            // A kiln at 9 kW for 20 minutes, then 300 W: a mean of 3.2 kW (a mean-based limit of 8.2 kW
+            // would call the kiln a spike every week), a peak of 9 kW. The next hour's report closes the hour.
+            Assert.Empty(Report(profile, rule, monday10.AddDays(7 * week), TimeSpan.FromMinutes(20), 9000));
+            Assert.Empty(Report(profile, rule, monday10.AddDays(7 * week).AddMinutes(21), TimeSpan.FromMinutes(38), 300));
+            Report(profile, rule, monday10.AddDays(7 * week).AddHours(1), TimeSpan.Zero, 300);
         }
         Assert.Equal(3, profile.PowerBuckets[how].Count);
-        Assert.Equal(2000, profile.PowerBuckets[how][0], 6);
-        Assert.Equal<(double, double)?>((2000.0, 7000.0), profile.PowerLimit(how, rule));
+        Assert.Equal(9000, profile.PowerBuckets[how][0], 6);
+        Assert.Equal<(double, double)?>((9000.0, 22500.0), profile.PowerLimit(how, rule));
+        // The fourth week's kiln is usual; 25 kW held for minutes is not.
+        Assert.Empty(Report(profile, rule, monday10.AddDays(21), TimeSpan.FromMinutes(20), 9000));
+        Assert.Single(Report(profile, rule, monday10.AddDays(21).AddMinutes(21), TimeSpan.FromMinutes(5), 25000));
     }
 
     [Fact]
