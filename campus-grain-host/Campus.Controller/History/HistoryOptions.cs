@@ -45,7 +45,7 @@ public sealed class HistoryOptions
 
     /// <summary>
     /// PostgreSQL: a batch with at least this many new telemetry rows is stored with a binary COPY, which
-    /// costs the server less per row than an INSERT but two more round trips (0 = never COPY).
+    /// costs the server less per row than an INSERT but up to three more round trips (0 = never COPY).
     /// </summary>
     public int PostgresCopyMinRows { get; set; } = 64;
 

@@ -302,6 +302,9 @@ internal abstract class HistoryStoreBase : IHistoryStore
         var batch = new List<WriteItem>(Options.MaxBatchSize);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            // Off whatever thread completed the last await: with inline socket completions that is a socket
+            // engine's thread, which must not build batches and complete appenders for every socket it serves.
+            await Task.Yield();
             batch.Clear();
             while (batch.Count < Options.MaxBatchSize && reader.TryRead(out var item))
             {

@@ -10,8 +10,8 @@ namespace Campus.Controller.History;
 /// one multi-row statement per table: <c>INSERT ... SELECT * FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING</c>
 /// stores the telemetry and tells new rows from duplicates; rollups, meter states and log rows go the
 /// same way. A large batch (option <see cref="HistoryOptions.PostgresCopyMinRows"/>) stores its telemetry
-/// with a binary COPY straight into the table instead, which costs the server less per row; a COPY that
-/// meets a stored row (a redelivery) fails as a whole, and that batch is inserted as above. (A COPY into
+/// with a binary COPY straight into the table instead, which costs the server less per row (for up to
+/// three more round trips); a COPY that meets a stored row (a redelivery) fails as a whole, and that batch is inserted as above. (A COPY into
 /// a temporary staging table was measured first: truncating the staging table at every commit cost more
 /// than the COPY saved.) Queries use pooled connections of a data source; statements are auto-prepared.
 /// </summary>
@@ -80,8 +80,8 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         ],
         [
             // Telemetry only grows (the purge deletes in chunks and is followed by the usual vacuum): by
-            // default an insert-triggered vacuum runs after 20% more rows, so a new, fast-filling table is
-            // scanned again and again (every minute at 20,000 rows/s); here after a million more rows.
+            // default an insert-triggered vacuum runs after 1,000 + 20% more rows, so a young, fast-filling
+            // table is scanned again and again; here after a million + 20% more rows (PostgreSQL 13+).
             "ALTER TABLE telemetry SET (autovacuum_vacuum_insert_threshold = 1000000)",
             // Every batch updates each meter's row: leave room on its page for the new version, so the
             // update stays on the page and touches no index (a HOT update).
@@ -335,41 +335,16 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
                     w.Keys.Add((t.DeviceId, t.Boot, t.Seq));
                 }
             }
-            // Statements without rows (BEGIN, plain INSERT) yield no result set: the reader skips them.
-            await using var r = await first.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            var more = true;
-            if (w.Fresh.Count > 0 && !copied)
+            // After a COPY with nothing else to send, there is no first trip at all.
+            if (first.BatchCommands.Count > 0)
             {
-                while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    w.Keys.Add((r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
-                }
-                more = await r.NextResultAsync(cancellationToken).ConfigureAwait(false);
-            }
-            if (w.MissingMeters.Count > 0 && more)
-            {
-                while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    w.LoadedMeters[r.GetString(0)] = new MeterState((uint)r.GetInt64(1), (uint)r.GetInt64(2), r.GetDouble(3), r.GetInt64(4));
-                }
-                more = await r.NextResultAsync(cancellationToken).ConfigureAwait(false);
-            }
-            if (w.Access.Count > 0 && more)
-            {
-                while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    if (!r.IsDBNull(1))
-                    {
-                        w.AccessKeys.Add((r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
-                    }
-                }
-            }
-            while (await r.NextResultAsync(cancellationToken).ConfigureAwait(false))
-            {
-                // Drain: errors of later statements surface here.
+                await ReadFirstAsync(first, w, copied, cancellationToken).ConfigureAwait(false);
             }
         }
 
+        // The rollups of up to a whole batch run on the thread pool, not on the socket engine's thread that
+        // completed the read (inline socket completions).
+        await Task.Yield();
         SetOutcomes(w, batch);
 
         await using (var second = new NpgsqlBatch(conn))
@@ -383,6 +358,44 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         foreach (var (device, state) in w.Rollup.MeterStates)
         {
             w.Meters[device] = state;
+        }
+    }
+
+    /// <summary>Runs the first trip and reads what it returns: new telemetry keys, stored meter states, new access keys.</summary>
+    private static async Task ReadFirstAsync(NpgsqlBatch first, WriterState w, bool copied, CancellationToken cancellationToken)
+    {
+        // Statements without rows (BEGIN, plain INSERT) yield no result set: the reader skips them.
+        await using var r = await first.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var more = true;
+        if (w.Fresh.Count > 0 && !copied)
+        {
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                w.Keys.Add((r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
+            }
+            more = await r.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (w.MissingMeters.Count > 0 && more)
+        {
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                w.LoadedMeters[r.GetString(0)] = new MeterState((uint)r.GetInt64(1), (uint)r.GetInt64(2), r.GetDouble(3), r.GetInt64(4));
+            }
+            more = await r.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (w.Access.Count > 0 && more)
+        {
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!r.IsDBNull(1))
+                {
+                    w.AccessKeys.Add((r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
+                }
+            }
+        }
+        while (await r.NextResultAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Drain: errors of later statements surface here.
         }
     }
 

@@ -50,6 +50,7 @@ public sealed class ControllerHealth(IServiceProvider services, IHistoryStore hi
             metrics.RejectedTotal,
             ingestion.InFlight,
             ingestion.LastError,
-            !OperatingSystem.IsWindows() && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1");
+            // What the process was started or set up with; .NET reads it once, at its first asynchronous socket.
+            Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1");
     }
 }

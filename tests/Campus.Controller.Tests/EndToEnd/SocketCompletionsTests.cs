@@ -21,26 +21,32 @@ public sealed class SocketCompletionsTests
         string[] arguments = setting is null
             ? ["--Logging:LogLevel:Default=Warning"]
             : [$"--Campus:Host:InlineSocketCompletions={setting}", "--Logging:LogLevel:Default=Warning"];
-        await using var host = BuiltHost.Start(dir, FreePort.Get(), httpPort, arguments);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        JsonNode? report = null;
-        await Poll.UntilAsync(async () =>
+        try
         {
-            if (host.HasExited) throw new InvalidOperationException($"The host exited: {host.StandardError}{host.StandardOutput}");
-            try
+            await using var host = BuiltHost.Start(dir, FreePort.Get(), httpPort, arguments);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            JsonNode? report = null;
+            await Poll.UntilAsync(async () =>
             {
-                var response = await http.GetAsync(new Uri($"http://127.0.0.1:{httpPort}/healthz"));
-                if (!response.IsSuccessStatusCode) return false;
-                report = JsonNode.Parse(await response.Content.ReadAsStringAsync());
-                return true;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                return false;
-            }
-        }, "the host answers /healthz with 200", TimeSpan.FromSeconds(60));
-        Assert.Equal(expected, report!["inlineSocketCompletions"]!.GetValue<bool>());
-        await host.TerminateAsync(TimeSpan.FromSeconds(20));
-        Directory.Delete(dir, recursive: true);
+                if (host.HasExited) throw new InvalidOperationException($"The host exited: {host.StandardError}{host.StandardOutput}");
+                try
+                {
+                    var response = await http.GetAsync(new Uri($"http://127.0.0.1:{httpPort}/healthz"));
+                    if (!response.IsSuccessStatusCode) return false;
+                    report = JsonNode.Parse(await response.Content.ReadAsStringAsync());
+                    return true;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    return false;
+                }
+            }, "the host answers /healthz with 200", TimeSpan.FromSeconds(60));
+            Assert.Equal(expected, report!["inlineSocketCompletions"]!.GetValue<bool>());
+            await host.TerminateAsync(TimeSpan.FromSeconds(20));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
