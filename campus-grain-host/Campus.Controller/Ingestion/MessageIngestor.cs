@@ -106,10 +106,17 @@ public sealed class MessageIngestor(
         }
     }
 
+    /// <summary>Rejections are counted one by one; at most 20 are logged per 10 s (devices decide how many there are).</summary>
+    private readonly LogBudget _rejectionLog = new(time, 20, TimeSpan.FromSeconds(10));
+
     private IngestDisposition Reject(string topic, string? sender, string reason, string detail)
     {
         metrics.Rejected(reason);
-        Log.Rejected(logger, topic, sender ?? "(unknown)", reason, detail);
+        if (_rejectionLog.TryTake(out var heldBack))
+        {
+            if (heldBack > 0) Log.RejectionsNotLogged(logger, heldBack, _rejectionLog.PerWindow, _rejectionLog.Window);
+            Log.Rejected(logger, topic, sender ?? "(unknown)", reason, detail);
+        }
         return IngestDisposition.Rejected;
     }
 }

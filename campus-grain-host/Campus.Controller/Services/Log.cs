@@ -33,4 +33,7 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Warning, "Could not publish a command to {Topic}")]
     public static partial void CommandFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Warning, "{Count} rejected messages were not logged (at most {PerWindow} lines per {Window}); campus.ingest.rejected counts every one by reason")]
+    public static partial void RejectionsNotLogged(ILogger logger, long count, int perWindow, TimeSpan window);
 }
