@@ -73,6 +73,20 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     }
 
     [Fact]
+    public async Task A_batch_the_server_refuses_fails_its_appenders_and_the_next_batch_commits()
+    {
+        var (store, database) = await NewStoreAsync();
+        var t0 = Epoch.AddHours(1);
+        // PostgreSQL text cannot hold a NUL character: the server refuses the batch (in an INSERT or a COPY).
+        var refused = Meter("s01", "r1", "m1", 1, t0, 10) with { ReadingsJson = "{\"note\":\"a\u0000b\"}" };
+        var ex = await Assert.ThrowsAsync<StorageUnavailableException>(() => store.AppendAsync(refused).AsTask());
+        Assert.Equal(PostgresErrorCodes.CharacterNotInRepertoire, Assert.IsType<PostgresException>(ex.InnerException).SqlState);
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(1), 11)));
+        Assert.True(store.Health.IsHealthy);
+        Assert.Equal(1L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM telemetry"));
+    }
+
+    [Fact]
     public async Task A_killed_writer_connection_fails_one_batch_and_the_next_one_commits()
     {
         var (store, database) = await NewStoreAsync();
