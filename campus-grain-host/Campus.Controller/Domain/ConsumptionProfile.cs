@@ -60,10 +60,9 @@ public sealed class ConsumptionProfile
     /// </summary>
     public List<double>[] PowerBuckets { get; set; } = CreateBuckets();
 
-    /// <summary>The local hour being watched, the highest room power reported in it and its count of reports.</summary>
+    /// <summary>The local hour being watched and the highest room power reported in it (null: no report yet).</summary>
     public DateTime? PowerHourStart { get; set; }
-    public double PowerHourPeakW { get; set; }
-    public int PowerHourReports { get; set; }
+    public double? PowerHourPeakW { get; set; }
 
     /// <summary>Since when the room's power is above its bucket's limit (null: it is not).</summary>
     public DateTimeOffset? PowerOverSince { get; set; }
@@ -103,19 +102,31 @@ public sealed class ConsumptionProfile
         AlertSignal? signal = null;
         if (bucket.Count >= rule.MinSamples)
         {
-            var median = Median(bucket);
-            var deviations = new List<double>(bucket.Count);
-            foreach (var x in bucket) deviations.Add(Math.Abs(x - median));
-            var spread = 1.4826 * Median(deviations);
+            var (median, spread) = Baseline(bucket);
             var limit = Math.Max(median + (rule.Sigmas * spread),
                 Math.Max(median * (1 + rule.MinRelativeIncrease), median + rule.MinAbsoluteIncreaseKwh));
             if (kwh > limit)
                 signal = new AlertSignal(AlertType.ConsumptionSpike, AlertSeverity.Warning,
                     $"{kwh:0.00} kWh in the hour from {localHourStart:ddd HH:mm}; usual {median:0.00} kWh (limit {limit:0.00}).");
         }
-        bucket.Add(kwh);
-        if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
+        Keep(bucket, kwh, rule);
         return signal;
+    }
+
+    /// <summary>Adds a week's value to a bucket, which keeps the last <see cref="SpikeRule.WeeksKept"/>.</summary>
+    private static void Keep(List<double> bucket, double value, SpikeRule rule)
+    {
+        bucket.Add(value);
+        if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
+    }
+
+    /// <summary>A bucket's median and its robust standard deviation (1.4826 x the median absolute deviation).</summary>
+    private static (double Median, double Spread) Baseline(List<double> bucket)
+    {
+        var median = Median(bucket);
+        var deviations = new List<double>(bucket.Count);
+        foreach (var x in bucket) deviations.Add(Math.Abs(x - median));
+        return (median, 1.4826 * Median(deviations));
     }
 
     /// <summary>
@@ -127,9 +138,7 @@ public sealed class ConsumptionProfile
         ArgumentNullException.ThrowIfNull(hours);
         foreach (var (start, w) in hours.OrderBy(h => h.LocalHourStart))
         {
-            var bucket = PowerBuckets[HourOfWeek(start)];
-            bucket.Add(w);
-            if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
+            Keep(PowerBuckets[HourOfWeek(start)], w, rule);
         }
         _limitHour = -1;
     }
@@ -153,10 +162,7 @@ public sealed class ConsumptionProfile
     {
         var b = PowerBuckets[hourOfWeek];
         if (b.Count < rule.MinSamples) return null;
-        var median = Median(b);
-        var deviations = new List<double>(b.Count);
-        foreach (var x in b) deviations.Add(Math.Abs(x - median));
-        var spread = 1.4826 * Median(deviations);
+        var (median, spread) = Baseline(b);
         return (median, Math.Max(median + (rule.Sigmas * spread), Math.Max(median * rule.PowerFactor, median + rule.MinPowerIncreaseW)));
     }
 
@@ -170,16 +176,13 @@ public sealed class ConsumptionProfile
         var hour = new DateTime(local.Year, local.Month, local.Day, local.Hour, 0, 0, DateTimeKind.Unspecified);
         if (PowerHourStart != hour)
         {
-            if (PowerHourStart is { } finished && PowerHourReports > 0)
+            if (PowerHourStart is { } finished && PowerHourPeakW is { } peak)
             {
-                var bucket = PowerBuckets[HourOfWeek(finished)];
-                bucket.Add(PowerHourPeakW);
-                if (bucket.Count > rule.WeeksKept) bucket.RemoveAt(0);
+                Keep(PowerBuckets[HourOfWeek(finished)], peak, rule);
                 _limitHour = -1;
             }
             PowerHourStart = hour;
-            PowerHourPeakW = 0;
-            PowerHourReports = 0;
+            PowerHourPeakW = null;
         }
 
         // Judged before this report counts into its hour: the spike is measured against past weeks only.
@@ -190,8 +193,7 @@ public sealed class ConsumptionProfile
             (_limitHour, _limitRule) = (how, rule);
         }
         var limit = _limit;
-        PowerHourPeakW = Math.Max(PowerHourPeakW, powerW);
-        PowerHourReports++;
+        PowerHourPeakW = Math.Max(PowerHourPeakW ?? powerW, powerW);
         if (limit is not { } l || powerW <= l.Limit)
         {
             PowerOverSince = null;
