@@ -162,8 +162,7 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
         }
 
         _plan = _plans.FirstOrDefault();
-        var first = _district.Schools[0];
-        _startUtc = options.StartUtc ?? _plan?.StartUtc ?? DayModel.Utc(first, _district.Date.ToDateTime(new TimeOnly(6, 30)));
+        _startUtc = options.StartUtc ?? _plan?.StartUtc ?? DefaultStartUtc(_district);
         _clock = new LockstepClock(_startUtc - BootMargin);
         _network = new FleetNetwork(options.BrokerHost, options.BrokerPort);
         _step = options.Step ?? TimeSpan.FromMilliseconds(Math.Clamp(Math.Round(options.Speed * 16 / 100) * 100, 100, 2000));
@@ -553,6 +552,13 @@ public sealed class DistrictSimulation : IAsyncDisposable, IScenarioActions
             // One lock for all steps: no other queued action falls between two steps due at once.
             return [.. plan.Steps.Select((step, i) => Queue(plan.School, step.Apply, start + offsets[i]))];
         }
+    }
+
+    /// <summary>Where a district's day starts without a scenario: 06:30 local time of its first school on the district's date.</summary>
+    public static DateTime DefaultStartUtc(DistrictModel district)
+    {
+        ArgumentNullException.ThrowIfNull(district);
+        return DayModel.Utc(district.Schools[0], district.Date.ToDateTime(new TimeOnly(6, 30)));
     }
 
     /// <summary>Each step's simulated time after the plan's first step, in the plan's step order.</summary>

@@ -146,9 +146,7 @@ internal sealed partial class DemoDistrictService(
             var rooms = (await registry.ListRooms(school.Id).ConfigureAwait(false)).ToDictionary(r => r.Id, r => r.Building, StringComparer.Ordinal);
             buildings += school.Buildings.Count(b => b.Rooms.All(r => rooms.GetValueOrDefault(r.Id) == b.Id));
         }
-        // The simulation's default start: 06:30 local time of the first school on the district's date.
-        var first = district.Schools[0];
-        var start = TimeZoneInfo.ConvertTimeToUtc(district.Date.ToDateTime(new TimeOnly(6, 30)), first.TimeZone);
+        var start = DistrictSimulation.DefaultStartUtc(district);
         try
         {
             await backfill.RunAsync(district, start, stoppingToken).ConfigureAwait(false);
