@@ -145,6 +145,7 @@ public sealed class MqttServer : IAsyncDisposable
                 continue;
             }
             socket.NoDelay = true;
+            if (_options.SocketSendBufferSize is { } sendBuffer) socket.SendBufferSize = sendBuffer;
             var stream = new NetworkStream(socket, ownsSocket: false);
             var connection = new MqttConnection(this, Core, socket, stream, _time);
             _connections[connection] = Task.CompletedTask;

@@ -58,6 +58,14 @@ public sealed class MqttServerOptions
     /// <summary>Bytes waiting to be sent to one slow client; QoS 0 messages beyond it are dropped and counted.</summary>
     public int MaxPendingOutputBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// The kernel send buffer of each client connection in bytes (SO_SNDBUF), or null for the
+    /// operating system's default and automatic sizing. A fixed small buffer bounds the kernel
+    /// memory that many connections to slow clients can hold; output beyond it waits in the
+    /// connection's own queue (see <see cref="MaxPendingOutputBytes"/>).
+    /// </summary>
+    public int? SocketSendBufferSize { get; set; }
+
     /// <summary>A password file in mosquitto_passwd format, or null.</summary>
     public string? PasswordFile { get; set; }
 
@@ -99,6 +107,7 @@ public sealed class MqttServerOptions
         if (SlowSubscriberTimeout <= TimeSpan.Zero) throw new InvalidOperationException($"SlowSubscriberTimeout must be positive, got {SlowSubscriberTimeout}.");
         if (StalledSubscriberExemption < TimeSpan.Zero) throw new InvalidOperationException($"StalledSubscriberExemption must not be negative, got {StalledSubscriberExemption}.");
         if (MaxPendingOutputBytes < 1024) throw new InvalidOperationException("MaxPendingOutputBytes must be at least 1024.");
+        if (SocketSendBufferSize is < 1024) throw new InvalidOperationException($"SocketSendBufferSize must be at least 1024 bytes, got {SocketSendBufferSize}.");
     }
 }
 

@@ -56,4 +56,13 @@ public sealed class StartupTests
         var e = Assert.Throws<InvalidOperationException>(() => new MqttServerOptionsBuilder().WithoutDefaultEndpoint().Build());
         Assert.Contains("TlsPort", e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1023)]
+    public void A_socket_send_buffer_below_1_KB_is_rejected(int bytes)
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => new MqttServer(new MqttServerOptions { BindAddress = "127.0.0.1", Port = 0, AllowAnonymous = true, SocketSendBufferSize = bytes }));
+        Assert.Contains("SocketSendBufferSize must be at least 1024", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -71,7 +71,10 @@ internal sealed class MqttConnection : IPacketSink
         AcceptedAt = time.GetTimestamp();
         _lastActivity = AcceptedAt;
         // Plain TCP: the receive loop may send its acknowledgements itself (see SendAcknowledgements).
+        // A non-blocking socket makes that send return at once when the socket cannot take the bytes
+        // (no poll first); every other operation on it is asynchronous, which Blocking does not affect.
         _directSend = stream is NetworkStream;
+        if (_directSend) socket.Blocking = false;
     }
 
     public EndPoint? RemoteEndPoint { get; }
@@ -489,8 +492,9 @@ internal sealed class MqttConnection : IPacketSink
                 return;
             }
             var sent = 0;
-            // Only when the socket can take them now: the send must not wait while the lock is held.
-            if (_pendingBytes == 0 && _socket.Poll(TimeSpan.Zero, SelectMode.SelectWrite))
+            // The socket is non-blocking: the send never waits while the lock is held, it takes what
+            // fits (WouldBlock: nothing) and the rest goes through the output pipe.
+            if (_pendingBytes == 0)
             {
                 var n = _socket.Send(_acks.WrittenSpan, SocketFlags.None, out var error);
                 if (error == SocketError.Success)
