@@ -1,4 +1,5 @@
 using Campus.Controller.Hosting;
+using Campus.Mqtt.Server.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Campus.GrainHost;
@@ -14,24 +15,14 @@ internal static class HostExtensions
         return builder;
     }
 
-    /// <summary>The variable .NET's socket engine on Linux reads once, when the process first uses an asynchronous socket.</summary>
-    public const string InlineSocketCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-
     /// <summary>
     /// Option <c>Campus:Host:InlineSocketCompletions</c> (default true): socket completions run on the socket
-    /// engine's own threads instead of being queued to the thread pool. The broker's per-message work is
-    /// short and never blocks (it hands messages to grains, which run on the thread pool), and with
-    /// 10,000 device connections the hop per read and per send was a third of the broker's CPU per message
-    /// (the ingest benchmark's bare broker: 45 µs per message with the hop, 28 µs without). Must run
-    /// before any socket is used; an explicit environment variable wins.
+    /// engine's own threads instead of being queued to the thread pool (see <see cref="InlineSocketCompletions"/>).
+    /// Must run before any socket is used; an explicit environment variable wins.
     /// </summary>
     public static WebApplicationBuilder UseInlineSocketCompletions(this WebApplicationBuilder builder)
     {
-        if (Environment.GetEnvironmentVariable(InlineSocketCompletionsVariable) is null
-            && builder.Configuration.GetValue("Campus:Host:InlineSocketCompletions", defaultValue: true))
-        {
-            Environment.SetEnvironmentVariable(InlineSocketCompletionsVariable, "1");
-        }
+        InlineSocketCompletions.Apply(builder.Configuration.GetValue("Campus:Host:InlineSocketCompletions", defaultValue: true));
         return builder;
     }
 

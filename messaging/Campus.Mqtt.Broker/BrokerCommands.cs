@@ -26,10 +26,15 @@ internal static class BrokerCommands
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key for the TLS port." };
         var maxPacket = new Option<int?>("--max-packet-size") { Description = "Largest accepted packet in bytes." };
         var maxQueued = new Option<int?>("--max-queued-messages") { Description = "QoS 1/2 messages kept per session." };
+        var inlineCompletions = new Option<bool?>("--inline-socket-completions")
+        {
+            Description = "Run socket completions on the socket engine's threads, not the thread pool (default true; Linux).",
+        };
 
         var root = new RootCommand("Campus MQTT 3.1.1 broker.")
         {
             port, bind, allowAnonymous, usernameAsClientId, requireMatch, passwordFile, aclFile, tlsPort, tlsCert, tlsKey, maxPacket, maxQueued,
+            inlineCompletions,
         };
         root.Validators.Add(result =>
         {
@@ -57,6 +62,7 @@ internal static class BrokerCommands
             Given(tlsKey, "TlsKeyFile", v => v?.FullName);
             Given(maxPacket, "MaxPacketSize", v => v is { } p ? Invariant(p) : null);
             Given(maxQueued, "MaxQueuedMessagesPerSession", v => v is { } p ? Invariant(p) : null);
+            if (parse.GetValue(inlineCompletions) is { } inline) given["Mqtt:InlineSocketCompletions"] = inline ? "true" : "false";
             var defaults = new Dictionary<string, string?>
             {
                 ["Mqtt:Broker:Port"] = "1883",
@@ -91,6 +97,8 @@ internal static class BrokerCommands
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss ";
         });
+        // Before the host opens any socket (option Mqtt:InlineSocketCompletions, default true).
+        var inline = InlineSocketCompletions.Apply(builder.Configuration.GetValue("Mqtt:InlineSocketCompletions", defaultValue: true));
         builder.Services.AddCampusMqttBroker(builder.Configuration.GetSection(MqttServerOptions.SectionName));
         using var host = builder.Build();
         try
@@ -105,7 +113,8 @@ internal static class BrokerCommands
         var server = host.Services.GetRequiredService<MqttServer>();
         var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MqttServerOptions>>().Value;
         Console.WriteLine($"Campus MQTT broker listening on {options.BindAddress}:{server.Port}" +
-            (server.TlsPort != 0 ? $" and {options.BindAddress}:{server.TlsPort} (TLS)" : "") + "; Ctrl+C stops it.");
+            (server.TlsPort != 0 ? $" and {options.BindAddress}:{server.TlsPort} (TLS)" : "") +
+            (inline ? ", socket completions inline" : ", socket completions on the thread pool") + "; Ctrl+C stops it.");
         await host.WaitForShutdownAsync(CancellationToken.None);
         return 0;
     }

@@ -5,10 +5,7 @@ using Campus.Benchmarks;
 // Each mode is a class implementing IBenchmarkMode; figures go to bench/results/MODE.json.
 // The host runs with socket completions inline by default (Campus:Host:InlineSocketCompletions); the bench
 // process, its bare-broker child and the host it starts run the same way. Must be set before any socket is used.
-if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
-{
-    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-}
+Campus.Mqtt.Server.Hosting.InlineSocketCompletions.Apply(true);
 
 var modes = typeof(IBenchmarkMode).Assembly.GetTypes()
     .Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(IBenchmarkMode).IsAssignableFrom(t))

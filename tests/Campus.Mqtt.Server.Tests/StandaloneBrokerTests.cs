@@ -29,6 +29,25 @@ public sealed class StandaloneBrokerTests
         Assert.Contains("MQTT broker stopped", broker.StandardOutput + broker.StandardError, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "socket completions inline")]
+    [InlineData("false", "socket completions on the thread pool")]
+    public async Task Standalone_broker_runs_socket_completions_inline_unless_configured_off(string? setting, string expected)
+    {
+        Assert.True(Environment.GetEnvironmentVariable(Hosting.InlineSocketCompletions.Variable) is null,
+            "the test process must not set the variable itself: the broker would inherit it");
+        var port = FreePort.Get();
+        var p = port.ToString(CultureInfo.InvariantCulture);
+        string[] arguments = setting is null
+            ? [BrokerDll, "--port", p, "--bind", "127.0.0.1", "--allow-anonymous"]
+            : [BrokerDll, "--port", p, "--bind", "127.0.0.1", "--allow-anonymous", "--inline-socket-completions", setting];
+        await using var broker = ExternalProcess.Start("dotnet", arguments);
+        await Poll.UntilAsync(() => broker.HasExited || broker.StandardOutput.Contains("Ctrl+C stops it.", StringComparison.Ordinal), "it printed its start line", TimeSpan.FromSeconds(30));
+        Assert.False(broker.HasExited, broker.StandardError + broker.StandardOutput);
+        Assert.Contains(expected, broker.StandardOutput, StringComparison.Ordinal);
+        await broker.TerminateAsync(TimeSpan.FromSeconds(15));
+    }
+
     [Fact]
     public async Task Passwd_subcommand_writes_a_hashed_entry_that_the_broker_accepts()
     {

@@ -51,6 +51,6 @@ public sealed class ControllerHealth(IServiceProvider services, IHistoryStore hi
             ingestion.InFlight,
             ingestion.LastError,
             // What the process was started or set up with; .NET reads it once, at its first asynchronous socket.
-            Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1");
+            Campus.Mqtt.Server.Hosting.InlineSocketCompletions.IsOn);
     }
 }
