@@ -100,8 +100,28 @@ public sealed record AllowlistCommand() : DeviceCommand(CommandNames.Allowlist)
     public long? NextOffsetAt { get; init; }
     /// <summary>Offset of local time from UTC from <see cref="NextOffsetAt"/> on, minutes (-720–840).</summary>
     public int? NextOffsetMin { get; init; }
+    /// <summary>
+    /// The school's upcoming UTC offset changes (about two years of them), in strictly increasing order, all after
+    /// <see cref="DeviceCommand.Ts"/>, at most <see cref="MaxOffsetChanges"/>: the door reads its windows with the
+    /// offset of the latest change whose instant has passed, so it follows several changes without a new list.
+    /// Optional (a zone without daylight saving time, an older controller); when given with
+    /// <see cref="NextOffsetAt"/>, its first entry equals <see cref="NextOffsetAt"/> and <see cref="NextOffsetMin"/>.
+    /// </summary>
+    public IReadOnlyList<OffsetChange>? OffsetChanges { get; init; }
     /// <summary>Allowed cards.</summary>
     public IReadOnlyList<AllowlistEntry> Entries { get; init; } = [];
+
+    /// <summary>Most entries of <see cref="OffsetChanges"/>.</summary>
+    public const int MaxOffsetChanges = 8;
+}
+
+/// <summary>A change of the school's UTC offset: from <see cref="At"/> on, local time is UTC + <see cref="Min"/>.</summary>
+public sealed record OffsetChange
+{
+    /// <summary>The instant of the change, Unix milliseconds UTC (required).</summary>
+    public long? At { get; init; }
+    /// <summary>Offset of local time from UTC from <see cref="At"/> on, minutes (-720–840; required).</summary>
+    public int? Min { get; init; }
 }
 
 /// <summary>One card of an allow-list.</summary>

@@ -513,7 +513,7 @@ internal static class Schemas
 
     private static readonly Schema AllowlistCommand = new(Envelope + " version tzOffsetMin entries",
         ("id", FieldKind.String), ("ts", FieldKind.Int64), ("version", FieldKind.Int32), ("tzOffsetMin", FieldKind.Int32), ("entries", FieldKind.Array),
-        ("nextOffsetAt", FieldKind.Int64), ("nextOffsetMin", FieldKind.Int32));
+        ("nextOffsetAt", FieldKind.Int64), ("nextOffsetMin", FieldKind.Int32), ("offsetChanges", FieldKind.Array));
 
     private static readonly Schema TimetableCommand = new(Envelope + " date room lessons",
         ("id", FieldKind.String), ("ts", FieldKind.Int64), ("date", FieldKind.String), ("room", FieldKind.String), ("lessons", FieldKind.Array));

@@ -122,7 +122,7 @@ internal static class Rules
 
     private static Failure? Check(AllowlistCommand a)
     {
-        if ((Range(a.Version, "version", 0, int.MaxValue) ?? Range(a.TzOffsetMin, "tzOffsetMin", -720, 840) ?? NextOffset(a)) is { } f)
+        if ((Range(a.Version, "version", 0, int.MaxValue) ?? Range(a.TzOffsetMin, "tzOffsetMin", -720, 840) ?? NextOffset(a) ?? OffsetChanges(a)) is { } f)
         {
             return f;
         }
@@ -174,6 +174,64 @@ internal static class Rules
             return OutOfRange("nextOffsetAt", string.Create(CultureInfo.InvariantCulture, $"Member 'nextOffsetAt' is {at}, not after the command's 'ts' ({a.Ts}); the next offset change is a later instant (Unix milliseconds)."));
         }
         return Range(minutes, "nextOffsetMin", -720, 840);
+    }
+
+    /// <summary>
+    /// The optional upcoming offset changes: at most <see cref="AllowlistCommand.MaxOffsetChanges"/>, each with
+    /// <c>at</c> and <c>min</c>, strictly increasing and after the command's own time; with <c>nextOffsetAt</c>,
+    /// the first entry is that change.
+    /// </summary>
+    private static Failure? OffsetChanges(AllowlistCommand a)
+    {
+        if (a.OffsetChanges is not { } changes)
+        {
+            return null;
+        }
+        if (changes.Count > AllowlistCommand.MaxOffsetChanges)
+        {
+            return OutOfRange("offsetChanges", $"Member 'offsetChanges' has {changes.Count} changes; at most {AllowlistCommand.MaxOffsetChanges} are allowed.");
+        }
+        var previous = a.Ts;
+        for (var i = 0; i < changes.Count; i++)
+        {
+            var c = changes[i];
+            if (c is null)
+            {
+                return PayloadReader.Missing($"offsetChanges[{i}]");
+            }
+            if (c.At is not { } at)
+            {
+                return Nest(PayloadReader.Missing("at"), "offsetChanges", i);
+            }
+            if (c.Min is not { } minutes)
+            {
+                return Nest(PayloadReader.Missing("min"), "offsetChanges", i);
+            }
+            if (at <= previous)
+            {
+                var message = i == 0
+                    ? string.Create(CultureInfo.InvariantCulture, $"Member 'at' is {at}, not after the command's 'ts' ({a.Ts}); offset changes are later instants (Unix milliseconds).")
+                    : string.Create(CultureInfo.InvariantCulture, $"Member 'at' is {at}, not after the previous change's ({previous}); offset changes are in strictly increasing order.");
+                return Nest(OutOfRange("at", message), "offsetChanges", i);
+            }
+            if (Range(minutes, "min", -720, 840) is { } range)
+            {
+                return Nest(range, "offsetChanges", i);
+            }
+            previous = at;
+        }
+        if (a.NextOffsetAt is { } next)
+        {
+            if (changes.Count == 0 || changes[0].At != next)
+            {
+                return OutOfRange("nextOffsetAt", string.Create(CultureInfo.InvariantCulture, $"Member 'nextOffsetAt' is {next}, not the first entry of 'offsetChanges'; given together, the next offset change is the first of the offset changes."));
+            }
+            if (changes[0].Min != a.NextOffsetMin)
+            {
+                return OutOfRange("nextOffsetMin", string.Create(CultureInfo.InvariantCulture, $"Member 'nextOffsetMin' is {a.NextOffsetMin}, not the 'min' of the first entry of 'offsetChanges' ({changes[0].Min}); given together, the next offset change is the first of the offset changes."));
+            }
+        }
+        return null;
     }
 
     private static Failure? Check(TimetableCommand t)

@@ -130,4 +130,113 @@ public sealed class AllowlistTests
         Assert.Contains($"'{field}'", r.Message, StringComparison.Ordinal);
         Assert.Contains(word, r.Message, StringComparison.Ordinal);
     }
+
+    // Berlin's next three changes after the envelope's ts: summer 2026, winter 2026, summer 2027.
+    private const long BerlinAutumn = 1792890000000; // 2026-10-25 01:00 UTC, +120 -> +60
+    private const long BerlinSpring2027 = 1806195600000; // 2027-03-28 01:00 UTC, +60 -> +120
+
+    private static string Changes(params (long At, int Min)[] changes) =>
+        "\"offsetChanges\":[" + string.Join(",", changes.Select(c => $"{{\"at\":{c.At},\"min\":{c.Min}}}")) + "],";
+
+    [Fact]
+    public void The_offset_changes_are_read_in_order_with_the_next_change_as_their_first_entry()
+    {
+        var r = Read(Window, $"\"nextOffsetAt\":{BerlinSpring},\"nextOffsetMin\":120," + Changes((BerlinSpring, 120), (BerlinAutumn, 60), (BerlinSpring2027, 120)));
+        Assert.True(r.IsValid, r.Message);
+        var list = Assert.IsType<AllowlistCommand>(r.Value);
+        Assert.Equal(
+            [new OffsetChange { At = BerlinSpring, Min = 120 }, new OffsetChange { At = BerlinAutumn, Min = 60 }, new OffsetChange { At = BerlinSpring2027, Min = 120 }],
+            list.OffsetChanges!);
+
+        // Alone, empty, or null: all read (a zone without daylight saving time, an older controller).
+        Assert.True(Read(Window, Changes((BerlinSpring, 120))).IsValid);
+        var empty = Read(Window, "\"offsetChanges\":[],");
+        Assert.True(empty.IsValid, empty.Message);
+        Assert.Empty(((AllowlistCommand)empty.Value).OffsetChanges!);
+        var nulls = Read(Window, "\"offsetChanges\":null,");
+        Assert.True(nulls.IsValid, nulls.Message);
+        Assert.Null(((AllowlistCommand)nulls.Value).OffsetChanges);
+
+        // The Berlin instants above are what the zone says.
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        foreach (var c in list.OffsetChanges!)
+        {
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(c.At!.Value);
+            Assert.Equal(c.Min, (int)berlin.GetUtcOffset(at).TotalMinutes);
+            Assert.NotEqual(c.Min, (int)berlin.GetUtcOffset(at.AddTicks(-1)).TotalMinutes);
+        }
+    }
+
+    [Fact]
+    public void The_documented_offset_changes_read_as_berlins_next_changes()
+    {
+        var r = PayloadReader.ReadCommand(Encoding.UTF8.GetBytes(DocExamples.Command($"\"version\":7,{DocExamples.AllowlistNextOffset},{DocExamples.AllowlistOffsetChanges},\"entries\":{DocExamples.AllowlistEntries}")), CommandNames.Allowlist, DeviceKind.Door);
+        Assert.True(r.IsValid, r.Message);
+        var list = Assert.IsType<AllowlistCommand>(r.Value);
+        Assert.Equal((list.NextOffsetAt, list.NextOffsetMin), (list.OffsetChanges![0].At, list.OffsetChanges[0].Min));
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        var offset = list.TzOffsetMin;
+        foreach (var c in list.OffsetChanges)
+        {
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(c.At!.Value);
+            Assert.Equal(offset, (int)berlin.GetUtcOffset(at.AddTicks(-1)).TotalMinutes);
+            Assert.Equal(c.Min, (int)berlin.GetUtcOffset(at).TotalMinutes);
+            offset = c.Min!.Value;
+        }
+    }
+
+    [Fact]
+    public void The_offset_changes_are_written_only_when_known()
+    {
+        var list = new AllowlistCommand { Id = "c-1", Ts = EnvelopeTs, Version = 1, TzOffsetMin = 60, Entries = [] };
+        Assert.DoesNotContain("offsetChanges", Encoding.UTF8.GetString(PayloadWriter.Write(list)), StringComparison.Ordinal);
+
+        var json = Encoding.UTF8.GetString(PayloadWriter.Write(list with { OffsetChanges = [new OffsetChange { At = BerlinSpring, Min = 120 }, new OffsetChange { At = BerlinAutumn, Min = 60 }] }));
+        Assert.Contains($"\"offsetChanges\":[{{\"at\":{BerlinSpring},\"min\":120}},{{\"at\":{BerlinAutumn},\"min\":60}}]", json, StringComparison.Ordinal);
+        var back = PayloadReader.ReadCommand(Encoding.UTF8.GetBytes(json), CommandNames.Allowlist, DeviceKind.Door);
+        Assert.True(back.IsValid, back.Message);
+        Assert.Equal([BerlinSpring, BerlinAutumn], ((AllowlistCommand)back.Value).OffsetChanges!.Select(c => c.At!.Value));
+    }
+
+    private const string Window = """{"days":"1","from":"07:00","to":"18:00"}""";
+
+    public static TheoryData<string, string, PayloadRejection, string> BadOffsetChanges => new()
+    {
+        // members, field, reason, a word of the message
+        { Changes((BerlinAutumn, 60), (BerlinSpring, 120)), "offsetChanges[1].at", PayloadRejection.OutOfRange, "increasing" },
+        { Changes((BerlinSpring, 120), (BerlinSpring, 60)), "offsetChanges[1].at", PayloadRejection.OutOfRange, "increasing" },
+        { Changes((EnvelopeTs, 120)), "offsetChanges[0].at", PayloadRejection.OutOfRange, "not after the command's 'ts'" },
+        { Changes((EnvelopeTs - 1, 120), (BerlinSpring, 120)), "offsetChanges[0].at", PayloadRejection.OutOfRange, "not after the command's 'ts'" },
+        { Changes((BerlinSpring, 120), (BerlinAutumn, 900)), "offsetChanges[1].min", PayloadRejection.OutOfRange, "900" },
+        { Changes((BerlinSpring, -721)), "offsetChanges[0].min", PayloadRejection.OutOfRange, "-721" },
+        { Changes([.. Enumerable.Range(1, 9).Select(i => (BerlinSpring + (i * 3_600_000L), 60))]), "offsetChanges", PayloadRejection.OutOfRange, "at most 8" },
+        { $"\"offsetChanges\":[{{\"at\":{BerlinSpring}}}],", "offsetChanges[0].min", PayloadRejection.MissingField, "missing" },
+        { "\"offsetChanges\":[{\"min\":120}],", "offsetChanges[0].at", PayloadRejection.MissingField, "missing" },
+        { $"\"offsetChanges\":[{{\"at\":{BerlinSpring},\"min\":120}},null],", "offsetChanges[1]", PayloadRejection.MissingField, "missing" },
+        { "\"offsetChanges\":[{\"at\":\"2026-03-29T01:00Z\",\"min\":120}],", "offsetChanges[0].at", PayloadRejection.WrongType, "wrong JSON type" },
+        { "\"offsetChanges\":{\"at\":1774746000000,\"min\":120},", "offsetChanges", PayloadRejection.WrongType, "an array" },
+        // Given with the next offset change, the first entry is that change.
+        { $"\"nextOffsetAt\":{BerlinSpring},\"nextOffsetMin\":120," + Changes((BerlinAutumn, 60)), "nextOffsetAt", PayloadRejection.OutOfRange, "first entry" },
+        { $"\"nextOffsetAt\":{BerlinSpring},\"nextOffsetMin\":120,\"offsetChanges\":[],", "nextOffsetAt", PayloadRejection.OutOfRange, "first entry" },
+        { $"\"nextOffsetAt\":{BerlinSpring},\"nextOffsetMin\":120," + Changes((BerlinSpring, 60)), "nextOffsetMin", PayloadRejection.OutOfRange, "first entry" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOffsetChanges))]
+    public void Bad_offset_changes_are_rejected_naming_the_member(string members, string field, PayloadRejection reason, string word)
+    {
+        var r = Read(Window, members);
+        Assert.False(r.IsValid, members);
+        Assert.Equal((reason, field), (r.Rejection, r.Field));
+        Assert.Contains($"'{field}'", r.Message, StringComparison.Ordinal);
+        Assert.Contains(word, r.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Eight_offset_changes_are_accepted()
+    {
+        var r = Read(Window, Changes([.. Enumerable.Range(1, 8).Select(i => (BerlinSpring + (i * 3_600_000L), i % 2 == 0 ? 60 : 120))]));
+        Assert.True(r.IsValid, r.Message);
+        Assert.Equal(8, ((AllowlistCommand)r.Value).OffsetChanges!.Count);
+    }
 }

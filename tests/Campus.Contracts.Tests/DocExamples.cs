@@ -28,6 +28,8 @@ internal static class DocExamples
 
     public const string AllowlistNextOffset = "\"tzOffsetMin\":60,\"nextOffsetAt\":1774746000000,\"nextOffsetMin\":120";
 
+    public const string AllowlistOffsetChanges = "\"offsetChanges\":[{\"at\":1774746000000,\"min\":120},{\"at\":1792890000000,\"min\":60},{\"at\":1806195600000,\"min\":120},{\"at\":1824944400000,\"min\":60}]";
+
     public const string Lessons = """[{"id":"2026-11-26/3","period":3,"from":"10:00","to":"10:45","subject":"Physics","teacher":"Li Wei","class":"8B"}]""";
 
     public const string NoticeItems = """[{"text":"...","until":1764150000000}]""";
@@ -37,7 +39,7 @@ internal static class DocExamples
     public const string SensorRules = """[{"sensor":"soil","above":600}]""";
 
     public static IEnumerable<string> All =>
-        [Telemetry, Maker, Status, LastWill, SignedAccess, Ack, CommandEnvelope, AllowlistEntries, AllowlistNextOffset, Lessons, NoticeItems, Sensors, SensorRules];
+        [Telemetry, Maker, Status, LastWill, SignedAccess, Ack, CommandEnvelope, AllowlistEntries, AllowlistNextOffset, AllowlistOffsetChanges, Lessons, NoticeItems, Sensors, SensorRules];
 
     public static string Command(string members) => CommandEnvelope + members + "}";
 
