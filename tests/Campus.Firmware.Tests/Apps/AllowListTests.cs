@@ -109,4 +109,124 @@ public sealed class AllowListTests
         Assert.Equal(["outside-schedule", "ok"], decisions.Select(d => d.GetProperty("reason").GetString()));
         Assert.All(decisions, d => Assert.Equal("cache", d.GetProperty("source").GetString()));
     }
+
+    // Berlin's next changes after spring 2026: winter time 2026-10-25 01:00 UTC (+120 -> +60), summer time 2027-03-28 01:00 UTC (+60 -> +120).
+    private static readonly DateTime BerlinAutumn = new(2026, 10, 25, 1, 0, 0, DateTimeKind.Utc);
+    private static readonly DateTime BerlinSpring2027 = new(2027, 3, 28, 1, 0, 0, DateTimeKind.Utc);
+
+    private static string Changes(params (DateTime At, int Min)[] changes) =>
+        "\"offsetChanges\":[" + string.Join(",", changes.Select(c => "{\"at\":" + Ms(c.At).ToString(CultureInfo.InvariantCulture) + ",\"min\":" + c.Min.ToString(CultureInfo.InvariantCulture) + "}")) + "],";
+
+    /// <summary>What the controller sends for Berlin before spring 2026: the next change, and the next three.</summary>
+    private static readonly string ThreeChanges = NextChange + Changes((BerlinSpring, 120), (BerlinAutumn, 60), (BerlinSpring2027, 120));
+
+    [Fact]
+    public void The_list_follows_each_of_its_offset_changes_by_the_latest_one_passed()
+    {
+        var list = AllowList.Parse(JsonNode.Parse(BerlinList(ThreeChanges)));
+        Assert.Equal(3, list.OffsetChangeCount);
+        Assert.Equal((Ms(BerlinAutumn), 60), (list.OffsetChangeAt(1), list.OffsetChangeMin(1)));
+        Assert.Equal(60, list.OffsetAt(Ms(BerlinSpring) - 1));
+        Assert.Equal(120, list.OffsetAt(Ms(BerlinSpring)));
+        Assert.Equal(120, list.OffsetAt(Ms(BerlinAutumn) - 1));
+        Assert.Equal(60, list.OffsetAt(Ms(BerlinAutumn)));
+        Assert.Equal(60, list.OffsetAt(Ms(BerlinSpring2027) - 1));
+        Assert.Equal(120, list.OffsetAt(Ms(BerlinSpring2027)));
+        Assert.Equal(120, list.OffsetAt(Ms(BerlinSpring2027.AddYears(1)))); // past the last change it keeps the last offset
+
+        // Sunday 03:00-04:00 local at each change: 02:10 UTC after the autumn change is 03:10 local (inside).
+        Assert.Equal("ok", list.Decide(Card, Ms(BerlinSpring)));
+        Assert.Equal("ok", list.Decide(Card, Ms(BerlinAutumn.AddMinutes(70))));
+        Assert.Equal("outside-schedule", list.Decide(Card, Ms(BerlinSpring2027) - 1)); // 01:59:59.999 local
+        Assert.Equal("ok", list.Decide(Card, Ms(BerlinSpring2027)));
+
+        // The same list without offsetChanges knows only the next change: wrong after the second one.
+        var nextOnly = AllowList.Parse(JsonNode.Parse(BerlinList(NextChange)));
+        Assert.False(nextOnly.HasOffsetChanges);
+        Assert.Equal(120, nextOnly.OffsetAt(Ms(BerlinAutumn)));
+        Assert.Equal("outside-schedule", nextOnly.Decide(Card, Ms(BerlinAutumn.AddMinutes(70))));
+
+        // An empty array: no change known, the list keeps its offset.
+        var none = AllowList.Parse(JsonNode.Parse(BerlinList("\"offsetChanges\":[],")));
+        Assert.True(none.HasOffsetChanges);
+        Assert.Equal(0, none.OffsetChangeCount);
+        Assert.Equal(60, none.OffsetAt(Ms(BerlinSpring2027)));
+    }
+
+    public static TheoryData<string, string> BadOffsetChanges => new()
+    {
+        // members, the start of the message
+        { "\"offsetChanges\":{\"at\":1774746000000,\"min\":120},", "offsetChanges must be an array" },
+        { Changes((BerlinAutumn, 60), (BerlinSpring, 120)), "offsetChanges[1].at must be after offsetChanges[0].at" },
+        { Changes((BerlinSpring, 120), (BerlinSpring, 60)), "offsetChanges[1].at must be after offsetChanges[0].at" },
+        { Changes((BerlinSpring, 120), (BerlinAutumn, 900)), "offsetChanges[1].min must be a whole number of minutes" },
+        { Changes((BerlinSpring, -841)), "offsetChanges[0].min must be a whole number of minutes" },
+        { Changes([.. Enumerable.Range(1, 9).Select(i => (BerlinSpring.AddHours(i), 60))]), "offsetChanges has 9 changes; at most 8" },
+        { "\"offsetChanges\":[{\"at\":1774746000000}],", "offsetChanges[0].min is missing" },
+        { "\"offsetChanges\":[{\"min\":120}],", "offsetChanges[0].at is missing" },
+        { "\"offsetChanges\":[{\"at\":\"soon\",\"min\":120}],", "offsetChanges[0].at must be Unix milliseconds" },
+        { "\"offsetChanges\":[{\"at\":1774746000000,\"min\":\"120\"}],", "offsetChanges[0].min must be a whole number of minutes" },
+        { "\"offsetChanges\":[120],", "offsetChanges[0] must be an object" },
+        { "\"ts\":1774746000000," + Changes((BerlinSpring, 120)), "offsetChanges[0].at must be after the command's ts" },
+        { NextChange + Changes((BerlinAutumn, 60)), "nextOffsetAt must equal offsetChanges[0].at" },
+        { NextChange + Changes((BerlinSpring, 60)), "nextOffsetMin must equal offsetChanges[0].min" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOffsetChanges))]
+    public void Bad_offset_changes_are_refused_with_a_message_naming_the_member(string members, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => AllowList.Parse(JsonNode.Parse(BerlinList(members))));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_door_offline_for_a_year_follows_three_offset_changes_from_one_list()
+    {
+        var mqtt = new FakeMqttClient();
+        // Sunday 2026-03-29 00:55 UTC = 01:55 in Berlin (+60), five minutes before summer time.
+        var device = new DeviceRig("door", "s01-r101-door", mqtt, startUtc: BerlinSpring.AddMinutes(-5));
+        await using var _ = device;
+        var door = new DoorRig(device);
+        var controller = new FakeControllerLink(mqtt);
+        await door.StartAsync();
+        await device.AdvanceUntilAsync(() => device.Runtime!.IsConnected, "online");
+        await controller.SendAsync(device.Topics.Command("allowlist"), BerlinList(ThreeChanges), retain: true);
+        await device.AdvanceUntilAsync(() => controller.On("/cmd/allowlist/ack").Count == 1, "the allow-list is acknowledged");
+        Assert.Equal(3, door.App.AllowList.OffsetChangeCount);
+        device.Wifi.SetAccessPointAvailable(false);
+        await device.AdvanceUntilAsync(() => !device.Runtime!.IsConnected, "offline");
+
+        // Each tap is on a Sunday, checked against Sunday 03:00-04:00 local by the door's own clock.
+        var taps = new (DateTime At, bool Opens, string Local)[]
+        {
+            (BerlinSpring.AddMinutes(-4), false, "01:56 (+60)"),
+            (BerlinSpring.AddSeconds(30), true, "03:00 (+120, summer time)"),
+            (BerlinAutumn.AddMinutes(70), true, "03:10 (+60, winter time; +120 would be 04:10)"),
+            (BerlinSpring2027.AddMinutes(-4), false, "01:56 (+60)"),
+            (BerlinSpring2027.AddSeconds(30), true, "03:00 (+120, summer time again)"),
+        };
+        var opened = 0;
+        var refused = 0;
+        foreach (var (at, opens, local) in taps)
+        {
+            // In big steps (nothing happens in between but the door retrying its uplink), landing on the tap's instant.
+            await device.AdvanceAsync(at - device.Clock.UtcNow, TimeSpan.FromDays(30));
+            Assert.False(device.Runtime!.IsConnected, $"the door is still offline at {device.Clock.UtcNow:O}");
+            await door.TapAsync(Card);
+            if (opens) opened++;
+            else refused++;
+            // The decision shows on the door: the strike for a grant, the red LED for a refusal.
+            await device.AdvanceUntilAsync(() => door.StrikePulses.Count + door.Gpio.Pulses(door.Board.LedRed).Count == opened + refused,
+                $"the door decides the tap at {local}", TimeSpan.FromMilliseconds(50));
+            Assert.True(door.StrikePulses.Count == opened, $"at {at:O} ({local}) the door should {(opens ? "open" : "stay shut")}; strike pulses {door.StrikePulses.Count}, expected {opened}");
+        }
+
+        device.Wifi.SetAccessPointAvailable(true);
+        await device.AdvanceUntilAsync(() => controller.Events("access").Length == taps.Length && device.Runtime!.Pending == 0, "the offline decisions are delivered", TimeSpan.FromMilliseconds(100));
+        var decisions = controller.Events("access");
+        Assert.Equal(taps.Select(t => t.Opens ? "granted" : "denied"), decisions.Select(d => d.GetProperty("result").GetString()));
+        Assert.Equal(taps.Select(t => Ms(t.At) / 60_000), decisions.Select(d => d.GetProperty("ts").GetInt64() / 60_000));
+        Assert.All(decisions, d => Assert.Equal("cache", d.GetProperty("source").GetString()));
+    }
 }

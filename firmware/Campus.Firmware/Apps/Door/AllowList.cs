@@ -8,15 +8,24 @@ namespace Campus.Firmware.Apps.Door
     /// Immutable once parsed; a new list replaces the whole object. A list may carry the school's
     /// next UTC offset change (<c>nextOffsetAt</c>, <c>nextOffsetMin</c>): from that instant on, by
     /// the door's own clock, the windows are read with the new offset, so a door that is offline
-    /// when daylight saving time starts or ends still opens at the right local times.
+    /// when daylight saving time starts or ends still opens at the right local times. A list may also
+    /// carry the school's upcoming changes (<c>offsetChanges</c>, about two years of them): then the
+    /// windows are read with the offset of the latest change whose instant has passed, so a door
+    /// offline across several changes still follows each of them.
     /// </summary>
     internal sealed class AllowList
     {
         public static readonly AllowList Empty = new AllowList();
 
+        /// <summary>Most entries of <c>offsetChanges</c>.</summary>
+        public const int MaxOffsetChanges = 8;
+
         private string[] _cards = new string[0];
         // Per card: its windows as (days mask, from minute, to minute) triples in one array.
         private int[][] _windows = new int[0][];
+        // The upcoming offset changes (instants, Unix ms UTC, increasing; offsets, minutes); null when the list has none.
+        private long[]? _changeAt;
+        private int[]? _changeMin;
 
         private AllowList()
         {
@@ -31,6 +40,30 @@ namespace Campus.Firmware.Apps.Door
 
         /// <summary>The offset from <see cref="NextOffsetAt"/> on, minutes (meaningful only when <see cref="NextOffsetAt"/> is set).</summary>
         public int NextOffsetMin { get; private set; }
+
+        /// <summary>How many upcoming offset changes the list carries (<c>offsetChanges</c>); 0 when it has none.</summary>
+        public int OffsetChangeCount
+        {
+            get { return _changeAt == null ? 0 : _changeAt.Length; }
+        }
+
+        /// <summary>True when the list carried <c>offsetChanges</c> (even an empty array): then they, not <see cref="NextOffsetAt"/>, decide the offset.</summary>
+        public bool HasOffsetChanges
+        {
+            get { return _changeAt != null; }
+        }
+
+        /// <summary>The instant of the <paramref name="index"/>th offset change, Unix milliseconds UTC.</summary>
+        public long OffsetChangeAt(int index)
+        {
+            return _changeAt == null ? 0 : _changeAt[index];
+        }
+
+        /// <summary>The offset from the <paramref name="index"/>th change on, minutes.</summary>
+        public int OffsetChangeMin(int index)
+        {
+            return _changeMin == null ? 0 : _changeMin[index];
+        }
 
         public int Count
         {
@@ -51,6 +84,7 @@ namespace Campus.Firmware.Apps.Door
             if (offset < -840 || offset > 840) throw new System.ArgumentException("tzOffsetMin must be a whole number of minutes from -840 to 840");
             list.TzOffsetMin = offset;
             ParseNextOffset(command, list);
+            ParseOffsetChanges(command, list);
             JsonNode entries = command.Get("entries");
             if (!entries.IsArray) throw new System.ArgumentException("entries must be an array");
             list._cards = new string[entries.Count];
@@ -126,11 +160,18 @@ namespace Campus.Firmware.Apps.Door
         }
 
         /// <summary>
-        /// The UTC offset (minutes) the windows are read with at <paramref name="unixMs"/>:
-        /// <see cref="NextOffsetMin"/> once the next change's instant has passed, else <see cref="TzOffsetMin"/>.
+        /// The UTC offset (minutes) the windows are read with at <paramref name="unixMs"/>: with
+        /// <c>offsetChanges</c>, the offset of the latest change whose instant has passed; without,
+        /// <see cref="NextOffsetMin"/> once the next change's instant has passed; else <see cref="TzOffsetMin"/>.
         /// </summary>
         public int OffsetAt(long unixMs)
         {
+            if (_changeAt != null && _changeMin != null)
+            {
+                int offset = TzOffsetMin;
+                for (int i = 0; i < _changeAt.Length && unixMs >= _changeAt[i]; i++) offset = _changeMin[i];
+                return offset;
+            }
             return NextOffsetAt > 0 && unixMs >= NextOffsetAt ? NextOffsetMin : TzOffsetMin;
         }
 
@@ -150,6 +191,53 @@ namespace Campus.Firmware.Apps.Door
             if (offset < -840 || offset > 840) throw new System.ArgumentException("nextOffsetMin must be a whole number of minutes from -840 to 840");
             list.NextOffsetAt = instant;
             list.NextOffsetMin = offset;
+        }
+
+        /// <summary>
+        /// Reads the optional upcoming offset changes (null is the same as absent): at most
+        /// <see cref="MaxOffsetChanges"/> objects with <c>at</c> and <c>min</c>, <c>at</c> strictly increasing
+        /// and after the command's <c>ts</c> when it has one; with <c>nextOffsetAt</c>, the first is that change.
+        /// </summary>
+        private static void ParseOffsetChanges(JsonNode command, AllowList list)
+        {
+            JsonNode changes = command.Get("offsetChanges");
+            if (changes.IsMissing || changes.IsNull) return;
+            if (!changes.IsArray) throw new System.ArgumentException("offsetChanges must be an array of {at, min} objects");
+            if (changes.Count > MaxOffsetChanges) throw new System.ArgumentException("offsetChanges has " + changes.Count.ToString() + " changes; at most " + MaxOffsetChanges.ToString() + " are allowed");
+            long[] instants = new long[changes.Count];
+            int[] offsets = new int[changes.Count];
+            long previous = command.Get("ts").AsLong(0);
+            for (int i = 0; i < changes.Count; i++)
+            {
+                string name = "offsetChanges[" + i.ToString() + "]";
+                JsonNode change = changes.At(i);
+                if (!change.IsObject) throw new System.ArgumentException(name + " must be an object with at and min");
+                JsonNode at = change.Get("at");
+                JsonNode minutes = change.Get("min");
+                if (at.IsMissing || at.IsNull) throw new System.ArgumentException(name + ".at is missing");
+                if (minutes.IsMissing || minutes.IsNull) throw new System.ArgumentException(name + ".min is missing");
+                long instant = at.AsLong(0);
+                if (instant <= 0) throw new System.ArgumentException(name + ".at must be Unix milliseconds after 1970");
+                if (instant <= previous)
+                {
+                    if (i == 0) throw new System.ArgumentException(name + ".at must be after the command's ts");
+                    throw new System.ArgumentException(name + ".at must be after offsetChanges[" + (i - 1).ToString() + "].at (strictly increasing)");
+                }
+                int offset = minutes.AsInt(int.MinValue);
+                if (offset < -840 || offset > 840) throw new System.ArgumentException(name + ".min must be a whole number of minutes from -840 to 840");
+                instants[i] = instant;
+                offsets[i] = offset;
+                previous = instant;
+            }
+            if (list.NextOffsetAt > 0)
+            {
+                if (instants.Length == 0 || instants[0] != list.NextOffsetAt)
+                    throw new System.ArgumentException("nextOffsetAt must equal offsetChanges[0].at when both are given");
+                if (offsets[0] != list.NextOffsetMin)
+                    throw new System.ArgumentException("nextOffsetMin must equal offsetChanges[0].min when both are given");
+            }
+            list._changeAt = instants;
+            list._changeMin = offsets;
         }
 
         /// <summary>Upper-case hex of 8 or 14 digits, or "" when <paramref name="card"/> is not a card UID.</summary>
