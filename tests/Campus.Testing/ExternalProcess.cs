@@ -27,7 +27,9 @@ public sealed class ExternalProcess : IAsyncDisposable
     /// <summary>Lines written so far to standard output.</summary>
     public string[] OutputLines => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    public static ExternalProcess Start(string fileName, IEnumerable<string> arguments, string? workingDirectory = null)
+    /// <summary>Starts a program; <paramref name="environment"/> adds or replaces variables of this process's environment (null removes one).</summary>
+    public static ExternalProcess Start(string fileName, IEnumerable<string> arguments, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo(Tools.Locate(fileName))
         {
@@ -38,6 +40,14 @@ public sealed class ExternalProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         foreach (var a in arguments) info.ArgumentList.Add(a);
+        if (environment is not null)
+        {
+            foreach (var (name, value) in environment)
+            {
+                if (value is null) info.Environment.Remove(name);
+                else info.Environment[name] = value;
+            }
+        }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var wrapper = new ExternalProcess(process);
         process.Start();
