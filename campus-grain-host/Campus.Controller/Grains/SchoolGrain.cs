@@ -35,8 +35,9 @@ internal sealed class SchoolState
 /// (<see cref="OffsetReminder"/>) wakes the school at the zone's next offset change and the lists
 /// are pushed again with the new offset; after a restart that missed the instant, the reminder's
 /// hourly period, or the school's next activation, catches up. Each list also carries that next
-/// change (<see cref="AllowlistCommand.NextOffsetAt"/>), so a door whose uplink is down at the
-/// instant switches offset by its own clock.
+/// change (<see cref="AllowlistCommand.NextOffsetAt"/>) and the zone's changes of the next two
+/// years (<see cref="AllowlistCommand.OffsetChanges"/>), so a door whose uplink is down at those
+/// instants switches offset by its own clock at each of them.
 /// </remarks>
 internal sealed class SchoolGrain(
     [PersistentState("school")] IPersistentState<SchoolState> state,
@@ -360,10 +361,15 @@ internal sealed class SchoolGrain(
     {
         var now = Now;
         var offset = OffsetMinutes(now);
-        // The zone's next change travels with the lists, so a door that is offline at that instant
-        // switches offset by its own clock (the push at the instant reaches only connected doors).
-        var next = HasDoors() ? ZoneOffsets.NextChange(_zone, now) : null;
-        int? nextOffset = next is { } at ? OffsetMinutes(at) : null;
+        // The zone's changes of the next two years travel with the lists, so a door that is offline at
+        // those instants switches offset by its own clock (the push at an instant reaches only connected
+        // doors); the first of them also as nextOffsetAt/nextOffsetMin, for doors that know only those.
+        var changes = HasDoors() ? ZoneOffsets.Changes(_zone, now, ZoneOffsets.ChangesHorizon, AllowlistCommand.MaxOffsetChanges) : [];
+        DateTimeOffset? next = changes.Count > 0 ? changes[0].At : null;
+        int? nextOffset = changes.Count > 0 ? changes[0].OffsetMin : null;
+        List<OffsetChange>? offsetChanges = changes.Count > 0
+            ? changes.Select(c => new OffsetChange { At = c.At.ToUnixTimeMilliseconds(), Min = c.OffsetMin }).ToList()
+            : null;
         S.AllowListVersion++;
         S.AllowListOffsetMin = offset;
         _allowListsStale = false;
@@ -379,6 +385,7 @@ internal sealed class SchoolGrain(
                 TzOffsetMin = offset,
                 NextOffsetAt = next?.ToUnixTimeMilliseconds(),
                 NextOffsetMin = nextOffset,
+                OffsetChanges = offsetChanges,
                 Entries = entries.Select(e => new AllowlistEntry
                 {
                     Card = e.Card,

@@ -134,8 +134,93 @@ public sealed class AllowListClockTests
         Assert.Equal(480, list.TzOffsetMin);
         Assert.Null(list.NextOffsetAt);
         Assert.Null(list.NextOffsetMin);
+        Assert.Null(list.OffsetChanges);
         var json = AssertPassesContract(list);
         Assert.DoesNotContain("nextOffset", json, StringComparison.Ordinal); // what an older door reads is unchanged
+        Assert.DoesNotContain("offsetChanges", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_pushed_list_carries_the_zones_changes_of_the_next_two_years_the_first_being_the_next_change()
+    {
+        // Saturday 2026-03-28 12:00 in Berlin (+60): the EU changes on the last Sundays of March and October at 01:00 UTC.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.FromHours(1)));
+        await using var cluster = await CampusTestCluster.StartAsync(time);
+        await cluster.AddSchoolAsync("s01", "Europe/Berlin", null, new AccessZoneSpec("labs", ["r1"]));
+        await cluster.AddRoomAsync("s01", "r1");
+        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await cluster.School("s01").PushAllowLists();
+
+        var list = LatestList(cluster);
+        var expected = new (string At, int Min)[]
+        {
+            ("2026-03-29T01:00:00Z", 120), ("2026-10-25T01:00:00Z", 60), ("2027-03-28T01:00:00Z", 120),
+            ("2027-10-31T01:00:00Z", 60), ("2028-03-26T01:00:00Z", 120),
+        };
+        Assert.NotNull(list.OffsetChanges);
+        Assert.Equal(
+            expected.Select(e => (DateTimeOffset.Parse(e.At, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(), e.Min)),
+            list.OffsetChanges.Select(c => (c.At!.Value, c.Min!.Value)));
+        // Older doors read the same next change.
+        Assert.Equal((list.NextOffsetAt, list.NextOffsetMin), (list.OffsetChanges[0].At, list.OffsetChanges[0].Min));
+        var json = AssertPassesContract(list);
+        Assert.Contains("\"offsetChanges\":[{\"at\":1774746000000,\"min\":120},", json, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Europe/Berlin", "2026-03-28T12:00")]
+    [InlineData("America/New_York", "2026-10-31T12:00")]
+    [InlineData("Australia/Lord_Howe", "2026-04-04T12:00")] // half-hour daylight saving time
+    public async Task A_door_offline_after_one_list_decides_like_the_school_across_the_next_four_offset_changes(string zoneId, string localStart)
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        var startLocal = DateTime.ParseExact(localStart, "yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
+        var time = new FakeTimeProvider(new DateTimeOffset(startLocal, zone.GetUtcOffset(startLocal)));
+        await using var cluster = await CampusTestCluster.StartAsync(time);
+        await cluster.AddSchoolAsync("s01", zoneId, null, new AccessZoneSpec("labs", ["r1"]));
+        await cluster.AddRoomAsync("s01", "r1");
+        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        // Windows on both sides of the changes' local hours (01:00-04:00 on the change night), every day.
+        var schedule = new WeeklySchedule([TimeWindow.Parse("1234567", "01:30", "02:15"), TimeWindow.Parse("1234567", "02:45", "03:30")]);
+        var person = new PersonProfile("p1", "Night guard", PersonRole.Staff, "s01", [new AccessCard(Card, CardStatus.Active)], [new ZoneGrant("labs", schedule)]);
+        await cluster.Registry.UpsertPerson(person, "admin");
+        await cluster.School("s01").PushAllowLists();
+        var list = LatestList(cluster);
+
+        // The door keeps this one list: around each of the zone's next four changes (a day either side, every
+        // 5 minutes) its decision, by its own clock, is the school's.
+        var changes = ZoneOffsets.Changes(zone, time.GetUtcNow(), ZoneOffsets.ChangesHorizon, 4);
+        Assert.Equal(4, changes.Count);
+        var wrong = new List<string>();
+        var nextOnlyWrong = 0;
+        foreach (var (at, _) in changes)
+        {
+            for (var now = at.AddDays(-1); now <= at.AddDays(1); now = now.AddMinutes(5))
+            {
+                var truth = AccessPolicy.Decide(person, Card, "s01", ["labs"], lockdown: false, now, zone).Granted;
+                if (ReaderGrants(list, Card, now) != truth)
+                    wrong.Add($"{now:u} ({TimeZoneInfo.ConvertTime(now, zone):ddd HH:mm} local)");
+                if (ReaderGrants(list, Card, now, honourOffsetChanges: false) != truth) nextOnlyWrong++;
+            }
+        }
+        Assert.True(wrong.Count == 0, $"the list v{list.Version}, read by a door offline since it came, disagrees with the school at {string.Join(", ", wrong)}");
+        Assert.True(nextOnlyWrong > 0, "a door that follows only nextOffsetAt should be wrong after the second change (else this test proves nothing)");
+    }
+
+    [Theory]
+    [InlineData("Europe/Berlin", "2026-01-10T00:00:00Z", 8, "2026-03-29T01:00:00Z", 120, "2027-10-31T01:00:00Z", 60, 4)]
+    [InlineData("Australia/Lord_Howe", "2026-01-10T00:00:00Z", 8, "2026-04-04T15:00:00Z", 630, "2027-10-02T15:30:00Z", 660, 4)]
+    [InlineData("Europe/Berlin", "2026-01-10T00:00:00Z", 2, "2026-03-29T01:00:00Z", 120, "2026-10-25T01:00:00Z", 60, 2)]
+    public void The_zones_offset_changes_of_the_next_two_years_are_found_in_order(
+        string zoneId, string after, int max, string first, int firstMin, string last, int lastMin, int count)
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        var found = ZoneOffsets.Changes(zone, DateTimeOffset.Parse(after, CultureInfo.InvariantCulture), ZoneOffsets.ChangesHorizon, max);
+        Assert.Equal(count, found.Count);
+        Assert.Equal((DateTimeOffset.Parse(first, CultureInfo.InvariantCulture), firstMin), found[0]);
+        Assert.Equal((DateTimeOffset.Parse(last, CultureInfo.InvariantCulture), lastMin), found[^1]);
+        for (var i = 1; i < found.Count; i++) Assert.True(found[i].At > found[i - 1].At);
+        Assert.Empty(ZoneOffsets.Changes(TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai"), DateTimeOffset.Parse(after, CultureInfo.InvariantCulture), ZoneOffsets.ChangesHorizon, max));
     }
 
     /// <summary>The list as it goes on the wire, read back through the contracts' validation.</summary>
@@ -181,15 +266,27 @@ public sealed class AllowListClockTests
         cluster.Commands.Where(c => c.Topic.Device == "d1").Select(c => c.Command).OfType<AllowlistCommand>().Last();
 
     /// <summary>
-    /// The door firmware's rule for its cached list: local time = UTC + tzOffsetMin, or + nextOffsetMin from
-    /// nextOffsetAt on (a door that does not know those members reads <paramref name="honourNextChange"/> false).
+    /// The door firmware's rule for its cached list: local time = UTC + tzOffsetMin, or + the min of the latest
+    /// offsetChanges entry whose instant has passed; without offsetChanges, + nextOffsetMin from nextOffsetAt on
+    /// (a door that does not know those members reads <paramref name="honourNextChange"/> or
+    /// <paramref name="honourOffsetChanges"/> false).
     /// </summary>
-    private static bool ReaderGrants(AllowlistCommand list, string card, DateTimeOffset now, bool honourNextChange = true)
+    private static bool ReaderGrants(AllowlistCommand list, string card, DateTimeOffset now, bool honourNextChange = true, bool honourOffsetChanges = true)
     {
         var entry = list.Entries.FirstOrDefault(e => e.Card == card);
         if (entry is null) return false;
         if (entry.Windows.Count == 0) return true;
-        var offset = honourNextChange && list.NextOffsetAt is { } at && now.ToUnixTimeMilliseconds() >= at ? list.NextOffsetMin!.Value : list.TzOffsetMin;
+        var ms = now.ToUnixTimeMilliseconds();
+        var offset = honourNextChange && list.NextOffsetAt is { } at && ms >= at ? list.NextOffsetMin!.Value : list.TzOffsetMin;
+        if (honourNextChange && honourOffsetChanges && list.OffsetChanges is { } changes)
+        {
+            offset = list.TzOffsetMin;
+            foreach (var c in changes)
+            {
+                if (ms < c.At!.Value) break;
+                offset = c.Min!.Value;
+            }
+        }
         var local = now.UtcDateTime.AddMinutes(offset);
         var day = TimeWindow.IsoDay(local.DayOfWeek);
         var yesterday = day == 1 ? 7 : day - 1;
