@@ -685,7 +685,9 @@ namespace Campus.Firmware.Common
             {
                 _watchdog.Feed();
                 long now = _clock.TickCountMs;
-                if (_wasConnected && _mqtt.IsConnected && now - _lastHeartbeat >= _heartbeatS * 1000L)
+                // Only over a working link: the MQTT client may not notice at once that Wi-Fi is gone, and a
+                // heartbeat queued meanwhile is stale on arrival and takes an outbox place from real events.
+                if (_wasConnected && IsConnected && now - _lastHeartbeat >= _heartbeatS * 1000L)
                 {
                     PublishStatus();
                 }

@@ -134,6 +134,33 @@ public sealed class RuntimeTests
     }
 
     [Fact]
+    public async Task No_heartbeat_is_queued_while_wifi_is_down_so_a_long_outage_loses_no_event()
+    {
+        // The MQTT client need not notice at once that the link under it is gone (here it never does):
+        // heartbeats made meanwhile would fill the bounded outbox and push out the events of the outage.
+        var mqtt = new FakeMqttClient();
+        await using var rig = new DeviceRig("env", "e4", mqtt);
+        rig.Settings.OutboxCapacity = 8;
+        var app = await rig.RunAsync(new ProbeApp(rig.CreateRuntime()));
+        await rig.AdvanceUntilAsync(() => mqtt.On("/status").Count == 1, "the first status");
+        mqtt.Deliver(rig.Topics.Command("config"), """{"v":1,"id":"cfg-1","heartbeatS":5}""");
+        await rig.AdvanceUntilAsync(() => mqtt.On("/cmd/config/ack").Count == 1, "config is acknowledged");
+
+        rig.Wifi.SetAccessPointAvailable(false);
+        await rig.AdvanceUntilAsync(() => !app.Runtime.IsConnected, "offline");
+        var published = mqtt.Published.Count;
+        for (int i = 1; i <= 3; i++) app.Emit("tamper", i);
+        await rig.AdvanceAsync(TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(500)); // 120 heartbeat intervals
+        Assert.True(app.Runtime.Pending <= 4, $"{app.Runtime.Pending} messages wait in the outbox after 10 minutes offline");
+
+        rig.Wifi.SetAccessPointAvailable(true);
+        await rig.AdvanceUntilAsync(() => mqtt.On("/event").Count == 3 && app.Runtime.Pending == 0, "the outage's events are delivered", TimeSpan.FromMilliseconds(100));
+        Assert.Equal([1, 2, 3], mqtt.On("/event").Select(m => Json(m.Payload).GetProperty("n").GetInt32()));
+        Assert.Equal(0, app.Runtime.Dropped);
+        Assert.True(mqtt.Published.Count - published <= 6, $"{mqtt.Published.Count - published} messages after the outage");
+    }
+
+    [Fact]
     public async Task Reconnect_attempts_back_off_exponentially_up_to_the_limit()
     {
         var mqtt = new FakeMqttClient { BrokerAvailable = false };
