@@ -77,19 +77,9 @@ public sealed class AllowListTests
     [Fact]
     public async Task An_offline_door_switches_to_the_next_offset_at_the_instant_without_a_new_list()
     {
-        var mqtt = new FakeMqttClient();
-        // Sunday 2026-03-29 00:55 UTC = 01:55 in Berlin (+60), five minutes before summer time.
-        var device = new DeviceRig("door", "s01-r101-door", mqtt, startUtc: BerlinSpring.AddMinutes(-5));
+        var (device, door, controller) = await OfflineBerlinDoorAsync(NextChange);
         await using var _ = device;
-        var door = new DoorRig(device);
-        var controller = new FakeControllerLink(mqtt);
-        await door.StartAsync();
-        await device.AdvanceUntilAsync(() => device.Runtime!.IsConnected, "online");
-        await controller.SendAsync(device.Topics.Command("allowlist"), BerlinList(NextChange), retain: true);
-        await device.AdvanceUntilAsync(() => controller.On("/cmd/allowlist/ack").Count == 1, "the allow-list is acknowledged");
         Assert.Equal(120, door.App.AllowList.NextOffsetMin);
-        device.Wifi.SetAccessPointAvailable(false);
-        await device.AdvanceUntilAsync(() => !device.Runtime!.IsConnected, "offline");
 
         Assert.True(device.Clock.UtcNow < BerlinSpring, $"the first tap is before the change ({device.Clock.UtcNow:O})");
         var pending = device.Runtime!.Pending;
@@ -116,6 +106,33 @@ public sealed class AllowListTests
 
     private static string Changes(params (DateTime At, int Min)[] changes) =>
         "\"offsetChanges\":[" + string.Join(",", changes.Select(c => "{\"at\":" + Ms(c.At).ToString(CultureInfo.InvariantCulture) + ",\"min\":" + c.Min.ToString(CultureInfo.InvariantCulture) + "}")) + "],";
+
+    /// <summary>
+    /// A door that starts on Sunday 2026-03-29 00:55 UTC (01:55 in Berlin, +60, five minutes before summer
+    /// time), takes the allow-list with <paramref name="members"/> and then loses its uplink.
+    /// </summary>
+    private static async Task<(DeviceRig Device, DoorRig Door, FakeControllerLink Controller)> OfflineBerlinDoorAsync(string members)
+    {
+        var mqtt = new FakeMqttClient();
+        var device = new DeviceRig("door", "s01-r101-door", mqtt, startUtc: BerlinSpring.AddMinutes(-5));
+        try
+        {
+            var door = new DoorRig(device);
+            var controller = new FakeControllerLink(mqtt);
+            await door.StartAsync();
+            await device.AdvanceUntilAsync(() => device.Runtime!.IsConnected, "online");
+            await controller.SendAsync(device.Topics.Command("allowlist"), BerlinList(members), retain: true);
+            await device.AdvanceUntilAsync(() => controller.On("/cmd/allowlist/ack").Count == 1, "the allow-list is acknowledged");
+            device.Wifi.SetAccessPointAvailable(false);
+            await device.AdvanceUntilAsync(() => !device.Runtime!.IsConnected, "offline");
+            return (device, door, controller);
+        }
+        catch
+        {
+            await device.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>What the controller sends for Berlin before spring 2026: the next change, and the next three.</summary>
     private static readonly string ThreeChanges = NextChange + Changes((BerlinSpring, 120), (BerlinAutumn, 60), (BerlinSpring2027, 120));
@@ -183,19 +200,9 @@ public sealed class AllowListTests
     [Fact]
     public async Task A_door_offline_for_a_year_follows_three_offset_changes_from_one_list()
     {
-        var mqtt = new FakeMqttClient();
-        // Sunday 2026-03-29 00:55 UTC = 01:55 in Berlin (+60), five minutes before summer time.
-        var device = new DeviceRig("door", "s01-r101-door", mqtt, startUtc: BerlinSpring.AddMinutes(-5));
+        var (device, door, controller) = await OfflineBerlinDoorAsync(ThreeChanges);
         await using var _ = device;
-        var door = new DoorRig(device);
-        var controller = new FakeControllerLink(mqtt);
-        await door.StartAsync();
-        await device.AdvanceUntilAsync(() => device.Runtime!.IsConnected, "online");
-        await controller.SendAsync(device.Topics.Command("allowlist"), BerlinList(ThreeChanges), retain: true);
-        await device.AdvanceUntilAsync(() => controller.On("/cmd/allowlist/ack").Count == 1, "the allow-list is acknowledged");
         Assert.Equal(3, door.App.AllowList.OffsetChangeCount);
-        device.Wifi.SetAccessPointAvailable(false);
-        await device.AdvanceUntilAsync(() => !device.Runtime!.IsConnected, "offline");
 
         // Each tap is on a Sunday, checked against Sunday 03:00-04:00 local by the door's own clock.
         var taps = new (DateTime At, bool Opens, string Local)[]
