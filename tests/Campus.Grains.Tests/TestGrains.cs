@@ -162,6 +162,25 @@ public sealed class PingPongGrain : Grain, IPingPongGrain
     }
 }
 
+public interface ISlowCallerGrain : IGrainWithStringKey
+{
+    Task<string> Ping(string other, int depth);
+}
+
+/// <summary>Like <see cref="PingPongGrain"/>, but the first caller is busy for <see cref="Busy"/> of (fake) time after making its call.</summary>
+public sealed class SlowCallerGrain(TimeProvider time) : Grain, ISlowCallerGrain
+{
+    public static readonly TimeSpan Busy = TimeSpan.FromMilliseconds(100);
+
+    public async Task<string> Ping(string other, int depth)
+    {
+        if (depth == 0) return this.GetPrimaryKeyString();
+        var answer = GrainFactory.GetGrain<ISlowCallerGrain>(other).Ping(this.GetPrimaryKeyString(), depth - 1);
+        if (depth == 2) ((Microsoft.Extensions.Time.Testing.FakeTimeProvider)time).Advance(Busy);
+        return await answer;
+    }
+}
+
 public sealed class DeviceState
 {
     public string Name { get; set; } = "";

@@ -104,6 +104,31 @@ public sealed class TurnBasedTests(RuntimeFixture fixture) : IClassFixture<Runti
     }
 
     [Fact]
+    public async Task In_a_call_cycle_the_callers_own_call_times_out_first_even_when_its_grain_was_busy_after_calling()
+    {
+        // The caller's grain runs inline on the caller's thread, calls b, and is then busy for a while
+        // before it awaits. The caller's response clock must have started before b's: when b's call
+        // expires, the caller's has expired too, and the caller gets its own timeout (naming a), not
+        // b's timeout passed back through a's code.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero));
+        var timeout = TimeSpan.FromSeconds(1);
+        await using var runtime = await TestGrainRuntime.StartAsync(s => s.AddGrain<SlowCallerGrain>(), time, o => o.ResponseTimeout = timeout);
+        var aKey = Keys.New("a");
+        var a = runtime.GrainFactory.GetGrain<ISlowCallerGrain>(aKey);
+        Assert.Equal(aKey, await a.Ping("unused", 0)); // active and idle: the next call runs inline
+        var call = a.Ping(Keys.New("b"), 2);
+        Assert.False(call.IsCompleted);
+        await Task.Delay(100); // b runs and calls back into a, which is busy: the cycle
+
+        // Past the deadline of a's call to b (made at the start), before start + Busy + timeout.
+        time.Advance(timeout - SlowCallerGrain.Busy + TimeSpan.FromMilliseconds(50));
+        var ex = await Assert.ThrowsAsync<TimeoutException>(() => call.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Contains("slowcaller/" + aKey, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("ISlowCallerGrain.Ping", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Exceptions_thrown_by_grain_code_reach_the_caller_and_the_grain_keeps_working()
     {
         var grain = Grains.GetGrain<ICounterGrain>(Keys.New("counter"));

@@ -28,6 +28,12 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
 {
     [ThreadStatic] internal static Activation? Constructing;
 
+    // The start of the inline call running on this thread, taken when its grain code first calls
+    // another grain: -1 while none was taken, 0 outside inline calls. The caller's response clock
+    // then starts before those of the calls its grain makes, so in a call cycle the caller's own
+    // call is the one that times out first (and names the grain it called).
+    [ThreadStatic] private static long t_inlineStart;
+
     private const int DrainBatch = 64;
 
     internal readonly GrainRuntime Runtime;
@@ -88,6 +94,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
             Runtime.Metrics.CountCall();
             ValueTask<TResult> result;
             SetSynchronizationContext(this);
+            t_inlineStart = -1;
             try
             {
                 result = invoker.Invoke(_grain!);
@@ -100,6 +107,8 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
             {
                 SetSynchronizationContext(previous);
             }
+            var started = t_inlineStart;
+            t_inlineStart = 0;
 
             if (result.IsCompleted)
             {
@@ -110,7 +119,8 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
 
             // The grain awaits something: the request stays active until that completes.
             var pending = new RequestItem<TInvoker, TResult>(this, invoker);
-            Runtime.Timeouts.Track(pending);
+            // Its clock started before those of the calls its grain made (one tick earlier at worst).
+            Runtime.Timeouts.Track(pending, started > 0 ? started - 1 : null);
             ExitInline(inline, requestFinished: false);
             pending.WaitFor(this, result);
             return pending.AsValueTask();
@@ -121,6 +131,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     private ValueTask<TResult> InvokeQueued<TInvoker, TResult>(TInvoker invoker) where TInvoker : struct, IGrainInvoker<TResult>
     {
         var item = new RequestItem<TInvoker, TResult>(this, invoker);
+        if (t_inlineStart == -1) t_inlineStart = Runtime.Timeouts.Timestamp();
         Runtime.Timeouts.Track(item);
         Runtime.Metrics.CountCall();
         Runtime.Dispatch(item, this);
