@@ -71,7 +71,9 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         // Always build (incremental, seconds when nothing changed): a host binary left from older code
         // would measure that code.
         Console.WriteLine("building the host (Release)...");
-        var build = await ExternalProcess.RunAsync("dotnet", ["build", "-c", "Release", Path.Combine(BenchResults.RepositoryRoot(), "campus-grain-host", "Campus.GrainHost.csproj")], TimeSpan.FromMinutes(5));
+        // No build servers: a compiler server started here would inherit this process's output pipe and
+        // outlive the build; once that pipe fills, later builds that reach the server wait for good.
+        var build = await ExternalProcess.RunAsync("dotnet", ["build", "--disable-build-servers", "-c", "Release", Path.Combine(BenchResults.RepositoryRoot(), "campus-grain-host", "Campus.GrainHost.csproj")], TimeSpan.FromMinutes(5));
         if (build.ExitCode != 0 || !File.Exists(dll)) throw new InvalidOperationException("building the host failed: " + build.Error + build.Output);
         await using var host = ExternalProcess.Start("dotnet",
         [
