@@ -38,6 +38,8 @@ public sealed class AdminZonesBrowserTests : IAsyncLifetime
         await ExpectAsync(row, "d1");
 
         await page.Locator("tr.person-row[data-person=p-s01]").GetByRole(AriaRole.Button, new LocatorGetByRoleOptions { Name = "Zones…" }).ClickAsync();
+        // The pick fills both fields in one render over the circuit; typing before it arrives would be overwritten.
+        await Assertions.Expect(page.GetByLabel("person id", new PageGetByLabelOptions { Exact = true })).ToHaveValueAsync("p-s01", new LocatorAssertionsToHaveValueOptions { Timeout = 30_000 });
         await page.GetByLabel("person zones", new PageGetByLabelOptions { Exact = true }).FillAsync("music");
         await page.GetByRole(AriaRole.Button, new PageGetByRoleOptions { Name = "Save zones of person" }).ClickAsync();
         await ExpectAsync(status, "Zones of p-s01: music.");
