@@ -566,6 +566,11 @@ internal sealed partial class MqttClient : IMqttClient
     {
         var keepAlive = TimeSpan.FromSeconds(KeepAliveSeconds(options));
         var interval = TimeSpan.FromTicks(Math.Max(keepAlive.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks));
+        // MQTT 3.1.1 (3.1.2.10): the client sees to it that no more than the keep-alive passes between its
+        // packets. Checked every quarter period, a ping due after three quarters idle goes out before the
+        // period ends; one due only after the whole period could go out a quarter late, and on a busy
+        // machine past the broker's grace (Mosquitto closes at 1.5 periods).
+        var idleLimit = keepAlive - interval;
         try
         {
             while (!connection.IsClosed)
@@ -583,8 +588,8 @@ internal sealed partial class MqttClient : IMqttClient
                     }
                     continue;
                 }
-                if (_time.GetElapsedTime(Volatile.Read(ref connection.LastSent)) >= keepAlive
-                    || _time.GetElapsedTime(Volatile.Read(ref connection.LastReceived)) >= keepAlive)
+                if (_time.GetElapsedTime(Volatile.Read(ref connection.LastSent)) >= idleLimit
+                    || _time.GetElapsedTime(Volatile.Read(ref connection.LastReceived)) >= idleLimit)
                 {
                     Volatile.Write(ref connection.PingSentAt, _time.GetTimestamp());
                     await SendPacketAsync(connection, MqttPacket.FromEmpty(MqttPacketType.PingReq)).ConfigureAwait(false);
