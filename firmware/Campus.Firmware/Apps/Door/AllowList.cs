@@ -80,9 +80,7 @@ namespace Campus.Firmware.Apps.Door
             list.IsLoaded = true;
             list.Version = command.Get("version").AsLong(0);
             JsonNode tz = command.Get("tzOffsetMin");
-            int offset = tz.IsMissing ? 0 : tz.AsInt(int.MinValue);
-            if (offset < -840 || offset > 840) throw new System.ArgumentException("tzOffsetMin must be a whole number of minutes from -840 to 840");
-            list.TzOffsetMin = offset;
+            list.TzOffsetMin = tz.IsMissing ? 0 : OffsetMinutes(tz, "tzOffsetMin");
             ParseNextOffset(command, list);
             ParseOffsetChanges(command, list);
             JsonNode entries = command.Get("entries");
@@ -187,10 +185,17 @@ namespace Campus.Firmware.Apps.Door
             if (!hasMinutes) throw new System.ArgumentException("nextOffsetMin is missing while nextOffsetAt is given; both or neither");
             long instant = at.AsLong(0);
             if (instant <= 0) throw new System.ArgumentException("nextOffsetAt must be Unix milliseconds after 1970");
-            int offset = minutes.AsInt(int.MinValue);
-            if (offset < -840 || offset > 840) throw new System.ArgumentException("nextOffsetMin must be a whole number of minutes from -840 to 840");
+            int offset = OffsetMinutes(minutes, "nextOffsetMin");
             list.NextOffsetAt = instant;
             list.NextOffsetMin = offset;
+        }
+
+        /// <summary>A UTC offset in whole minutes, -840 to 840; anything else is refused naming <paramref name="member"/>.</summary>
+        private static int OffsetMinutes(JsonNode value, string member)
+        {
+            int offset = value.AsInt(int.MinValue);
+            if (offset < -840 || offset > 840) throw new System.ArgumentException(member + " must be a whole number of minutes from -840 to 840");
+            return offset;
         }
 
         /// <summary>
@@ -223,8 +228,7 @@ namespace Campus.Firmware.Apps.Door
                     if (i == 0) throw new System.ArgumentException(name + ".at must be after the command's ts");
                     throw new System.ArgumentException(name + ".at must be after offsetChanges[" + (i - 1).ToString() + "].at (strictly increasing)");
                 }
-                int offset = minutes.AsInt(int.MinValue);
-                if (offset < -840 || offset > 840) throw new System.ArgumentException(name + ".min must be a whole number of minutes from -840 to 840");
+                int offset = OffsetMinutes(minutes, name + ".min");
                 instants[i] = instant;
                 offsets[i] = offset;
                 previous = instant;
