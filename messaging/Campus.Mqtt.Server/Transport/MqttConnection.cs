@@ -473,9 +473,9 @@ internal sealed class MqttConnection : IPacketSink
     /// <summary>
     /// Sends the gathered acknowledgements. When nothing else is queued or being written (no pending
     /// output bytes: the send loop is idle and stays so, since only a writer holding the lock can give
-    /// it data) and the socket can take them at once, they go out with one send from this thread,
-    /// which saves waking the send loop for a few bytes. Whatever that send cannot take goes through
-    /// the output pipe, behind nothing, so the byte stream keeps its order.
+    /// it data), they go out with one non-blocking send from this thread, which saves waking the send
+    /// loop for a few bytes. Whatever that send cannot take goes through the output pipe, behind
+    /// nothing, so the byte stream keeps its order.
     /// </summary>
     private void SendAcknowledgements()
     {
