@@ -157,6 +157,16 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 ["baselineBroker"] = baseline.HostCpuSeconds is { } bc ? Math.Round(bc, 1) : null,
                 ["baselineWallSeconds"] = Math.Round(baseline.Seconds, 1),
             },
+            ["drain"] = result.Drain is not { } drain ? null : new JsonObject
+            {
+                ["what"] = "after the load: the host and PostgreSQL work off the backlog while the load generator only reads acknowledgements (at most 30 s)",
+                ["seconds"] = Math.Round(drain.Seconds, 1),
+                ["msgPerSecond"] = Math.Round(drain.Acked / drain.Seconds),
+                ["hostMicrosecondsPerMessage"] = drain.PerMessage(d => d.HostCpuSeconds),
+                ["postgresMicrosecondsPerMessage"] = drain.PerMessage(d => d.DatabaseCpuSeconds),
+                ["loadGeneratorMicrosecondsPerMessage"] = drain.PerMessage(d => d.LoadCpuSeconds),
+            },
+            ["cpuBudget"] = CpuBudget(result, rate),
             ["postgres"] = await ServerSettingsAsync(connection),
             ["loadAverageBefore"] = loadBefore,
             ["databaseReused"] = reused,
@@ -180,6 +190,12 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             },
             ["ratioToBaseline"] = baseline.Rate > 0 ? Math.Round(result.Rate / baseline.Rate, 3) : 0,
         };
+        if (figures["cpuBudget"] is JsonObject budget)
+        {
+            Console.WriteLine($"CPU budget: {budget["microsecondsPerMessage"]} µs per message (host, PostgreSQL, load generator) -> {budget["coresNeeded"]} cores at {rate} msg/s"
+                + $" on {budget["cores"]}; host and PostgreSQL alone {budget["serverCoresNeeded"]}; used {budget["coresUsed"]}");
+        }
+        if (result.Drain is { } drained) Console.WriteLine($"drain: {drained.Acked / drained.Seconds:0} msg/s with no new publishes");
         // The full command (20,000/s offered) writes ingest.json; other offered rates get their own file,
         // so a run at a rate the machine sustains sits beside the run at the target.
         BenchResults.Write(rate == 20_000 ? "ingest" : string.Create(CultureInfo.InvariantCulture, $"ingest-rate{rate}"), figures);
@@ -245,7 +261,20 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         return sb.ToString();
     }
 
-    private sealed record LoadResult(double Rate, long Sent, long Acked, long Failed, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue, long LostConnections, string LoadGenerator);
+    private sealed record LoadResult(double Rate, long Sent, long Acked, long Failed, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue, long LostConnections, string LoadGenerator,
+        Drain? Drain);
+
+    /// <summary>Acknowledged messages and CPU seconds so far (load generator, host, PostgreSQL) at one moment of a run.</summary>
+    private sealed record DrainMark(double Seconds, long Acked, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds);
+
+    /// <summary>The drain after the load: at least 5 s in which the backlog was worked off with no new publishes.</summary>
+    private sealed record Drain(DrainMark Start, DrainMark End)
+    {
+        public long Acked => End.Acked - Start.Acked;
+        public double Seconds => End.Seconds - Start.Seconds;
+        public double? PerMessage(Func<DrainMark, double?> cpu) =>
+            cpu(End) is { } e && cpu(Start) is { } s && Acked > 0 ? Math.Round((e - s) * 1e6 / Acked) : null;
+    }
 
     /// <summary>The simulated devices' connections, and how one of them publishes a reading.</summary>
     private interface IFleet : IDisposable
@@ -484,9 +513,15 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var backlog = new List<long>();
         var queue = new List<int>();
         var drainUntil = duration + TimeSpan.FromSeconds(30);
+        // The drain: from the first second the pacers have stopped, the host and PostgreSQL work off the
+        // backlog while the load generator only reads acknowledgements.
+        DrainMark? drainStart = null;
+        DrainMark Mark() => new(stop.Elapsed.TotalSeconds, Interlocked.Read(ref run.Acked), (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds,
+            hostPid is { } hpid ? ProcessCpu.Of(hpid) : null, databasePort is { } dport ? ProcessCpu.OfPostgres(dport) : null);
         while (true)
         {
             await Task.Delay(1000);
+            if (drainStart is null && Volatile.Read(ref running) == 0) drainStart = Mark();
             var b = Interlocked.Read(ref run.Sent) - Interlocked.Read(ref run.Acked) - Interlocked.Read(ref run.Failed);
             backlog.Add(b);
             if (storeQueue is not null && await storeQueue() is { } q) queue.Add(q);
@@ -498,10 +533,12 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         double? hostCpu = hostBefore is { } h0 && ProcessCpu.Of(hostPid!.Value) is { } h1 ? h1 - h0 : null;
         double? dbCpu = dbBefore is { } d0 && ProcessCpu.OfPostgres(databasePort!.Value) is { } d1 ? d1 - d0 : null;
+        var drainEnd = Mark();
         var (p50, p99) = run.Percentiles();
         if (fleet.LostConnections > 0) Console.WriteLine($"connections closed by the broker: {fleet.LostConnections}");
         // Sustained: what was acknowledged while the load was offered (the drain after it is not counted).
-        return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, run.Failed, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue, fleet.LostConnections, fleet.Name);
+        return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, run.Failed, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue, fleet.LostConnections, fleet.Name,
+            drainStart is { } d && drainEnd.Seconds - d.Seconds >= 5 && drainEnd.Acked > d.Acked ? new Drain(d, drainEnd) : null);
     }
 
     /// <summary>One energy reading as a device sends it (JSON, schema v1).</summary>
@@ -509,6 +546,28 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     {
         System.Text.Unicode.Utf8.TryWrite(buffer, CultureInfo.InvariantCulture, $"{{\"v\":1,\"boot\":{boot},\"seq\":{seq},\"ts\":0,\"energyKwh\":{seq * 0.001:0.000},\"powerW\":420}}", out var length);
         return buffer[..length];
+    }
+
+    /// <summary>
+    /// What the offered rate would take in CPU at the measured cost per message (all three processes, and
+    /// the server side alone, host and PostgreSQL), against the cores of this machine. The costs are
+    /// measured under overload, where batches are fullest, so the need at the target is if anything higher.
+    /// </summary>
+    private static JsonObject? CpuBudget(LoadResult result, int rate)
+    {
+        if (result.HostCpuSeconds is not { } host || result.DatabaseCpuSeconds is not { } db || result.Acked == 0) return null;
+        var server = (host + db) * 1e6 / result.Acked;
+        var all = server + result.LoadCpuSeconds * 1e6 / result.Acked;
+        return new JsonObject
+        {
+            ["what"] = "cores the offered rate needs at the CPU per message measured here: host + PostgreSQL + load generator, and host + PostgreSQL alone",
+            ["cores"] = Environment.ProcessorCount,
+            ["microsecondsPerMessage"] = Math.Round(all),
+            ["coresNeeded"] = Math.Round(rate * all / 1e6, 2),
+            ["serverMicrosecondsPerMessage"] = Math.Round(server),
+            ["serverCoresNeeded"] = Math.Round(rate * server / 1e6, 2),
+            ["coresUsed"] = Math.Round((host + db + result.LoadCpuSeconds) / result.Seconds, 2),
+        };
     }
 
     private static string PerMessage(double? cpuSeconds, long messages) =>
