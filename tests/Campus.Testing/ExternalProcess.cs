@@ -27,8 +27,26 @@ public sealed class ExternalProcess : IAsyncDisposable
     /// <summary>Lines written so far to standard output.</summary>
     public string[] OutputLines => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    /// <summary>Starts a program; <paramref name="environment"/> adds or replaces variables of this process's environment (null removes one).</summary>
+    /// <summary>
+    /// Starts a program; <paramref name="environment"/> adds or replaces variables of this process's environment (null removes one).
+    /// The program is a peer of this process: if this process ends without stopping it (a crash, kill -9), it gets SIGTERM.
+    /// </summary>
     public static ExternalProcess Start(string fileName, IEnumerable<string> arguments, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var process = StartProgram(fileName, arguments, workingDirectory, environment);
+        EndWithThisProcess(process.Id, "TERM");
+        return process;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="signal"/> (a name kill -s knows: TERM, INT, QUIT, ...) to the process
+    /// <paramref name="processId"/> when this process ends, however it ends, unless that process has
+    /// ended first. For servers that outlive the program starting them (pg_ctl start).
+    /// </summary>
+    public static void EndWithThisProcess(int processId, string signal) => ExitGuard.Add(processId, signal);
+
+    private static ExternalProcess StartProgram(string fileName, IEnumerable<string> arguments, string? workingDirectory = null,
         IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo(Tools.Locate(fileName))
@@ -36,6 +54,7 @@ public sealed class ExternalProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
+            StandardInputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
@@ -59,7 +78,8 @@ public sealed class ExternalProcess : IAsyncDisposable
     /// <summary>Runs a program to completion and returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan? timeout = null)
     {
-        await using var p = Start(fileName, arguments);
+        // Short-lived: not handed to the exit guard (it ends by itself, or at the timeout below).
+        await using var p = StartProgram(fileName, arguments);
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
         try
         {
@@ -124,6 +144,103 @@ public sealed class ExternalProcess : IAsyncDisposable
             // Never started.
         }
         _process.Dispose();
+    }
+}
+
+/// <summary>
+/// Ends the servers and peers of this process when this process ends, however it ends. A
+/// ProcessExit handler does not run when the process dies from an unhandled exception or from
+/// SIGKILL (nor on every SIGINT path), and neither a daemonised server (pg_ctl start) nor a plain
+/// child process (mosquitto) dies with its parent on Linux. So one small shell process, started
+/// on first use in its own session (group signals such as Ctrl+C's SIGINT do not reach it) and no
+/// longer a child of this process (killing this process's tree does not reach it), ignores
+/// HUP/INT/QUIT/TERM and reads "pid start-time signal" lines from a pipe whose only writer is this
+/// process. The kernel closes that pipe when this process ends for any reason; at end of input the
+/// guard signals every listed process still alive with the same start time (so a reused process
+/// id is never hit), waits up to 10 s, and kills what is left. It removes nothing. Chosen over
+/// PR_SET_PDEATHSIG, which fires when the creating thread ends (a thread-pool thread may retire
+/// while the test runs) and does not survive pg_ctl's fork.
+/// </summary>
+file static class ExitGuard
+{
+    // argv: $1 = the guard script. fd 3 carries the pipe past the rule that a background job's
+    // standard input is /dev/null; the launcher exits at once, so the guard is reparented.
+    private const string Launcher = """exec 3<&0; setsid sh -c "$1" campus-exit-guard <&3 3<&- >/dev/null 2>&1 &""";
+
+    private const string Script = """
+        cd /
+        trap '' HUP INT QUIT TERM
+        alive() {
+          s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+          want=$2
+          set -- ${s##*) }
+          [ "$1" != Z ] && [ "${20}" = "$want" ]
+        }
+        sort -u | {
+          left=
+          while read -r pid start sig; do
+            if alive "$pid" "$start"; then kill -s "$sig" "$pid"; left="$left $pid:$start"; fi
+          done
+          n=0
+          while [ -n "$left" ] && [ $n -lt 50 ]; do
+            still=
+            for e in $left; do alive "${e%%:*}" "${e#*:}" && still="$still $e"; done
+            left=$still; n=$((n+1)); [ -z "$left" ] || sleep 0.2
+          done
+          for e in $left; do kill -s KILL "${e%%:*}"; done
+        }
+        """;
+
+    private static readonly Lock Gate = new();
+
+    // Never disposed: its standard input is the pipe whose closing tells the guard this process has ended.
+    private static Process? _launcher;
+
+    public static void Add(int processId, string signal)
+    {
+        if (!signal.All(char.IsAsciiLetterUpper)) throw new ArgumentException($"'{signal}' is not a signal name such as TERM.", nameof(signal));
+        if (StartTime(processId) is not { } start) return; // Already gone.
+        lock (Gate)
+        {
+            if (_launcher is null)
+            {
+                var info = new ProcessStartInfo(Tools.Locate("sh"))
+                {
+                    RedirectStandardInput = true,
+                    StandardInputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
+                    UseShellExecute = false,
+                    WorkingDirectory = "/",
+                };
+                foreach (var a in (string[])["-c", Launcher, "sh", Script]) info.ArgumentList.Add(a);
+                Tools.Locate("setsid"); // A clear error now rather than an unguarded run.
+                _launcher = Process.Start(info) ?? throw new InvalidOperationException("Could not start the exit guard.");
+            }
+            try
+            {
+                _launcher.StandardInput.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{processId} {start} {signal}\n"));
+                _launcher.StandardInput.Flush();
+            }
+            catch (IOException e)
+            {
+                throw new InvalidOperationException("The exit guard has ended, so servers started now would outlive a crash of this process.", e);
+            }
+        }
+    }
+
+    /// <summary>The process's start time in clock ticks since boot (/proc/PID/stat field 22), or null once it is gone.</summary>
+    private static string? StartTime(int processId)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{processId}/stat");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields[0] == "Z" ? null : fields[19];
     }
 }
 

@@ -6,7 +6,8 @@ namespace Campus.Testing;
 /// <summary>
 /// A real PostgreSQL server for tests. ./test.sh starts one and passes its admin connection
 /// string in CAMPUS_TEST_POSTGRES; without it (a plain `dotnet test`), the first use starts a
-/// private server on a free loopback port in a temporary folder and stops it at exit.
+/// private server on a free loopback port in a temporary folder and stops it at exit (also when
+/// this process crashes or is killed; see ExternalProcess.EndWithThisProcess).
 /// Each test class asks for its own database, so tests never share state.
 /// </summary>
 public sealed class PostgresServer
@@ -16,7 +17,18 @@ public sealed class PostgresServer
     private readonly string _adminConnectionString;
     private int _databases;
 
-    private PostgresServer(string adminConnectionString) => _adminConnectionString = adminConnectionString;
+    private PostgresServer(string adminConnectionString, int? processId = null, string? directory = null)
+    {
+        _adminConnectionString = adminConnectionString;
+        ProcessId = processId;
+        Directory = directory;
+    }
+
+    /// <summary>The postmaster's process id when this process started the server; null for one named by CAMPUS_TEST_POSTGRES.</summary>
+    public int? ProcessId { get; }
+
+    /// <summary>The temporary folder with the private server's data, socket and log; null for one named by CAMPUS_TEST_POSTGRES.</summary>
+    public string? Directory { get; }
 
     public static Task<PostgresServer> GetAsync() => SharedServer.Value;
 
@@ -47,7 +59,7 @@ public sealed class PostgresServer
         var fromEnv = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(fromEnv)) return new PostgresServer(fromEnv);
 
-        var dir = Directory.CreateTempSubdirectory("campus-pg-").FullName;
+        var dir = System.IO.Directory.CreateTempSubdirectory("campus-pg-").FullName;
         var data = Path.Combine(dir, "data");
         var port = FreePort.Get();
         var asRoot = Environment.UserName == "root";
@@ -70,6 +82,13 @@ public sealed class PostgresServer
             : await ExternalProcess.RunAsync("pg_ctl", ctlArgs, TimeSpan.FromMinutes(1));
         if (start.ExitCode != 0) throw new InvalidOperationException($"pg_ctl start failed: {start.Error}{start.Output}");
 
+        // pg_ctl detaches the postmaster, so it would outlive this process if this process dies
+        // without running ProcessExit below (unhandled exception, SIGKILL, some Ctrl+C paths). The
+        // exit guard sends it SIGQUIT (pg_ctl's immediate mode: the data is throwaway) when this
+        // process ends in any way; pg_ctl start -w itself stays as it was, so startup takes as long.
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(data, "postmaster.pid")).First(), CultureInfo.InvariantCulture);
+        ExternalProcess.EndWithThisProcess(postmaster, "QUIT");
+
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             var stopArgs = new[] { "-D", data, "-m", "immediate", "stop" };
@@ -77,9 +96,9 @@ public sealed class PostgresServer
                 ? ExternalProcess.RunAsync("runuser", Wrap("pg_ctl", stopArgs))
                 : ExternalProcess.RunAsync("pg_ctl", stopArgs);
             stop.GetAwaiter().GetResult();
-            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try { System.IO.Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         };
         return new PostgresServer(string.Create(CultureInfo.InvariantCulture,
-            $"Host=127.0.0.1;Port={port};Username=campus;Database=postgres;Pooling=false"));
+            $"Host=127.0.0.1;Port={port};Username=campus;Database=postgres;Pooling=false"), postmaster, dir);
     }
 }
