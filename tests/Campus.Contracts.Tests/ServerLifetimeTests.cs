@@ -50,8 +50,16 @@ public sealed class ServerLifetimeTests
                 Assert.NotEqual(0, exitCode);
             }
 
-            await Poll.UntilAsync(() => servers.All(s => !IsRunning(s.Pid, s.Folder)),
-                "no server of the dead child runs any more", TimeSpan.FromSeconds(60));
+            try
+            {
+                await Poll.UntilAsync(() => servers.All(s => !IsRunning(s.Pid, s.Folder)),
+                    "no server of the dead child runs any more", TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException e)
+            {
+                var left = servers.Where(s => IsRunning(s.Pid, s.Folder)).Select(s => $"{s.Name} ({s.Pid})");
+                throw new TimeoutException($"{e.Message} Still running: {string.Join(", ", left)}.", e);
+            }
         }
         finally
         {

@@ -23,7 +23,8 @@ public sealed record MosquittoOptions
 
 /// <summary>
 /// A real Mosquitto broker on a free loopback port with its own data folder. Each instance is
-/// its own process, so tests can stop, kill and restart it without touching other tests.
+/// its own process, so tests can stop, kill and restart it without touching other tests. Started
+/// through ExternalProcess.Start, it also ends (SIGTERM) when the test process dies without stopping it.
 /// </summary>
 public sealed class MosquittoServer : IAsyncDisposable
 {
