@@ -19,7 +19,8 @@ namespace Campus.Benchmarks;
 /// only after the message's effect is durable, so publish-to-PUBACK is publish-to-durable.
 /// Baseline in the same command: the same clients and load into a bare embedded broker (no controller)
 /// in its own process. Load: a few pacer threads drive every device (no timer or loop per device);
-/// each device first gets one reading acknowledged (warm-up), then the window is measured.
+/// each device first gets one reading acknowledged (warm-up, in waves of 1,000 devices; --warmup-wave 10000
+/// sends every first reading at once), then the window is measured.
 /// </summary>
 internal sealed class IngestBenchmark : IBenchmarkMode
 {
@@ -31,6 +32,9 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var devices = Arg(args, "--devices", 10_000);
         var seconds = Arg(args, "--seconds", 300);
         var rate = Arg(args, "--rate", 20_000);
+        // --warmup-wave N: how many devices send their first reading at once (10000: all of them, as after a
+        // district-wide power cut); the controller's warm-up is reported either way.
+        var warmWave = Math.Clamp(Arg(args, "--warmup-wave", 1_000), 1, devices);
         // The load generator: raw sockets (cheap, leaves the CPU to the system under test) unless
         // --client mqtt asks for the project's MQTT client, which reconnects and resends like a device.
         var raw = RawDeviceFleet.IsSupported && !(Array.IndexOf(args, "--client") is var ci and >= 0 && ci + 1 < args.Length && args[ci + 1] == "mqtt");
@@ -115,7 +119,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             }
         }
         var boot = reused ? (uint)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000) : 1u;
-        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)), boot, raw, host.Id, dbPort, StoreQueueAsync);
+        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)), boot, raw, host.Id, dbPort, StoreQueueAsync, warmWave);
         await host.TerminateAsync(TimeSpan.FromSeconds(30));
         var hostLog = (host.StandardError + host.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var hostLogFile = Path.Combine(dir, "host.log");
@@ -125,7 +129,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
 
         var figures = new JsonObject
         {
-            ["command"] = $"dotnet run -c Release --project tests/Campus.Benchmarks -- ingest --devices {devices} --seconds {seconds} --rate {rate}{(reused ? " --database NAME" : "")}",
+            ["command"] = $"dotnet run -c Release --project tests/Campus.Benchmarks -- ingest --devices {devices} --seconds {seconds} --rate {rate}{(warmWave != 1_000 ? $" --warmup-wave {warmWave}" : "")}{(reused ? " --database NAME" : "")}",
             ["fullCommand"] = "dotnet run -c Release --project tests/Campus.Benchmarks -- ingest --devices 10000 --seconds 300 --rate 20000",
             ["devices"] = devices,
             ["seconds"] = seconds,
@@ -139,6 +143,14 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             ["loadGenerator"] = result.LoadGenerator,
             ["latencyMsP50"] = Math.Round(result.P50, 2),
             ["latencyMsP99"] = Math.Round(result.P99, 2),
+            ["warmUp"] = new JsonObject
+            {
+                ["what"] = "before the window: every device's first reading (a fresh boot, a grain activation and a state load each), sent in waves of this many devices at once",
+                ["wave"] = warmWave,
+                ["seconds"] = Math.Round(result.WarmUp.Seconds, 1),
+                ["acknowledged"] = result.WarmUp.Acknowledged,
+                ["notAcknowledged"] = devices - result.WarmUp.Acknowledged,
+            },
             ["backlogPerSecond"] = new JsonArray([.. result.Backlog.Select(b => (JsonNode)b)]),
             ["storeQueuePerSecond"] = new JsonArray([.. result.StoreQueue.Select(b => (JsonNode)b)]),
             ["cpuSeconds"] = new JsonObject
@@ -198,7 +210,8 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         if (result.Drain is { } drained) Console.WriteLine($"drain: {drained.Acked / drained.Seconds:0} msg/s with no new publishes");
         // The full command (20,000/s offered) writes ingest.json; other offered rates get their own file,
         // so a run at a rate the machine sustains sits beside the run at the target.
-        BenchResults.Write(rate == 20_000 ? "ingest" : string.Create(CultureInfo.InvariantCulture, $"ingest-rate{rate}"), figures);
+        BenchResults.Write(rate == 20_000 && warmWave == 1_000 ? "ingest"
+            : string.Create(CultureInfo.InvariantCulture, $"ingest-rate{rate}{(warmWave != 1_000 ? $"-wave{warmWave}" : "")}"), figures);
         Console.WriteLine(figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return 0;
     }
@@ -262,7 +275,10 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     }
 
     private sealed record LoadResult(double Rate, long Sent, long Acked, long Failed, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue, long LostConnections, string LoadGenerator,
-        Drain? Drain);
+        Drain? Drain, WarmUp WarmUp);
+
+    /// <summary>The warm-up: how long until every device's first reading was acknowledged, and how many were.</summary>
+    private sealed record WarmUp(double Seconds, long Acknowledged);
 
     /// <summary>Acknowledged messages and CPU seconds so far (load generator, host, PostgreSQL) at one moment of a run.</summary>
     private sealed record DrainMark(double Seconds, long Acked, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds);
@@ -432,7 +448,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     /// resuming cost the load generator more than the broker it measures.)
     /// </summary>
     private static async Task<LoadResult> LoadAsync(string host, int port, int devices, int seconds, int rate, Func<int, (string? User, string? Password)> credentials,
-        uint boot, bool raw, int? hostPid = null, int? databasePort = null, Func<Task<int?>>? storeQueue = null)
+        uint boot, bool raw, int? hostPid = null, int? databasePort = null, Func<Task<int?>>? storeQueue = null, int warmWave = 1_000)
     {
         var rooms = Math.Max(1, devices / 50);
         string Topic(int i) => $"campus/v1/s01/r{i % rooms}/energy/{Id(i)}/telemetry";
@@ -450,10 +466,9 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var warm = Stopwatch.StartNew();
         var warmRun = new LoadRun(devices);
         fleet.Start(warmRun);
-        for (var start = 0; start < devices; start += 1000)
+        for (var start = 0; start < devices; start += warmWave)
         {
-            // In waves: 10,000 activations at once would queue grain calls past their response timeout.
-            var wave = Math.Min(1000, devices - start);
+            var wave = Math.Min(warmWave, devices - start);
             for (var j = start; j < start + wave; j++)
                 fleet.Publish(j, Reading(scratch, boot, ++seqs[j]), warmRun);
             var waveStarted = Stopwatch.StartNew();
@@ -465,6 +480,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         var warmFailures = devices - Interlocked.Read(ref warmRun.Acked);
         if (warmFailures > 0) Console.WriteLine($"warm-up: {warmFailures} readings not acknowledged");
         Console.WriteLine($"warm-up: one acknowledged reading per device after {warm.Elapsed.TotalSeconds:0.0} s");
+        var warmUp = new WarmUp(warm.Elapsed.TotalSeconds, Interlocked.Read(ref warmRun.Acked));
 
         var run = new LoadRun((long)rate * (seconds + 5));
         fleet.Start(run);
@@ -538,7 +554,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         if (fleet.LostConnections > 0) Console.WriteLine($"connections closed by the broker: {fleet.LostConnections}");
         // Sustained: what was acknowledged while the load was offered (the drain after it is not counted).
         return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, run.Failed, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue, fleet.LostConnections, fleet.Name,
-            drainStart is { } d && drainEnd.Seconds - d.Seconds >= 5 && drainEnd.Acked > d.Acked ? new Drain(d, drainEnd) : null);
+            drainStart is { } d && drainEnd.Seconds - d.Seconds >= 5 && drainEnd.Acked > d.Acked ? new Drain(d, drainEnd) : null, warmUp);
     }
 
     /// <summary>One energy reading as a device sends it (JSON, schema v1).</summary>
