@@ -80,7 +80,9 @@ public sealed class MqttServer : IAsyncDisposable
         {
             if (_core is not null) throw new InvalidOperationException("The MQTT broker is already started.");
             var passwords = _options.PasswordFile is { } pf ? PasswordFile.Load(pf) : null;
-            var acl = _options.AclFile is { } af ? AclFile.Load(af) : null;
+            var acl = _options.AclFile is { } af ? AclFile.Load(af)
+                : _options.AclRules is { } rules ? AclFile.Parse(rules.Split('\n'), nameof(MqttServerOptions.AclRules))
+                : null;
             _core = new BrokerCore(_options, _logger, Metrics, passwords, acl);
         }
         _stopping = new CancellationTokenSource();

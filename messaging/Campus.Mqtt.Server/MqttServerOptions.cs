@@ -72,6 +72,12 @@ public sealed class MqttServerOptions
     /// <summary>An ACL file in Mosquitto's acl_file format, or null (no topic restrictions).</summary>
     public string? AclFile { get; set; }
 
+    /// <summary>
+    /// ACL rules as text in the same format, for a program that builds its rules itself and need not
+    /// write them to a file; or null. Not together with <see cref="AclFile"/>.
+    /// </summary>
+    public string? AclRules { get; set; }
+
     /// <summary>Accept clients that send no user name.</summary>
     public bool AllowAnonymous { get; set; }
 
@@ -107,6 +113,7 @@ public sealed class MqttServerOptions
         if (SlowSubscriberTimeout <= TimeSpan.Zero) throw new InvalidOperationException($"SlowSubscriberTimeout must be positive, got {SlowSubscriberTimeout}.");
         if (StalledSubscriberExemption < TimeSpan.Zero) throw new InvalidOperationException($"StalledSubscriberExemption must not be negative, got {StalledSubscriberExemption}.");
         if (MaxPendingOutputBytes < 1024) throw new InvalidOperationException("MaxPendingOutputBytes must be at least 1024.");
+        if (AclFile is not null && AclRules is not null) throw new InvalidOperationException("Set AclFile or AclRules, not both.");
         if (SocketSendBufferSize is < 1024) throw new InvalidOperationException($"SocketSendBufferSize must be at least 1024 bytes, got {SocketSendBufferSize}.");
     }
 }
@@ -135,6 +142,7 @@ public sealed class MqttServerOptionsBuilder
     public MqttServerOptionsBuilder WithMaxInflightMessagesPerClient(int messages) { _options.MaxInflightMessagesPerSession = messages; return this; }
     public MqttServerOptionsBuilder WithPasswordFile(string path) { _options.PasswordFile = path; return this; }
     public MqttServerOptionsBuilder WithAclFile(string path) { _options.AclFile = path; return this; }
+    public MqttServerOptionsBuilder WithAclRules(string rules) { _options.AclRules = rules; return this; }
     public MqttServerOptionsBuilder WithAnonymousClients(bool allow = true) { _options.AllowAnonymous = allow; return this; }
     public MqttServerOptionsBuilder WithUsernameAsClientId(bool enabled = true) { _options.UseUsernameAsClientId = enabled; return this; }
     public MqttServerOptionsBuilder WithClientIdMatchingUsername(bool required = true) { _options.RequireClientIdMatchesUsername = required; return this; }

@@ -19,15 +19,16 @@ public sealed class AclTests
         pattern read campus/v1/s01/r101/door/all/%u
         """;
 
-    private static async Task<(MqttServer Server, CapturingLogger Logger)> StartAsync()
+    /// <param name="inline">The rules as <see cref="MqttServerOptions.AclRules"/> text instead of a file.</param>
+    private static async Task<(MqttServer Server, CapturingLogger Logger)> StartAsync(bool inline = false)
     {
         var passwd = TestBroker.TempFile("passwd");
         PasswordFile.AddOrReplace(passwd, "dashboard", "dash-pass");
         PasswordFile.AddOrReplace(passwd, "door-a", "a-pass");
         PasswordFile.AddOrReplace(passwd, "door-b", "b-pass");
-        var acl = TestBroker.TempFile("acl", Acl);
         var logger = new CapturingLogger();
-        var server = await TestBroker.StartAsync(o => { o.PasswordFile = passwd; o.AclFile = acl; o.AllowAnonymous = false; }, logger);
+        var acl = inline ? null : TestBroker.TempFile("acl", Acl);
+        var server = await TestBroker.StartAsync(o => { o.PasswordFile = passwd; o.AclFile = acl; o.AclRules = inline ? Acl : null; o.AllowAnonymous = false; }, logger);
         return (server, logger);
     }
 
@@ -59,10 +60,12 @@ public sealed class AclTests
         Assert.True(logger.Contains("door-a", $"{b}/cmd/unlock", "denied"), logger.Dump());
     }
 
-    [Fact]
-    public async Task Subscription_outside_the_acl_gets_failure_code_0x80_and_allowed_ones_are_granted()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Subscription_outside_the_acl_gets_failure_code_0x80_and_allowed_ones_are_granted(bool inline)
     {
-        var (server, logger) = await StartAsync();
+        var (server, logger) = await StartAsync(inline);
         await using var _ = server;
         await using var door = await RawMqttClient.ConnectAsync(server.Port, "door-a", userName: "door-a", password: "a-pass");
         var subAck = await door.SubscribeAsync(1,

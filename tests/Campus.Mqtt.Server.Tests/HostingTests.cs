@@ -57,6 +57,13 @@ public sealed class StartupTests
         Assert.Contains("TlsPort", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void An_acl_file_and_acl_rules_together_are_rejected()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => new MqttServer(new MqttServerOptions { BindAddress = "127.0.0.1", Port = 0, AllowAnonymous = true, AclFile = "acl", AclRules = "topic read #" }));
+        Assert.Contains("AclFile or AclRules, not both", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1023)]

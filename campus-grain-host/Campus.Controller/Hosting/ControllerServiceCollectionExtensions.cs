@@ -113,7 +113,7 @@ public static class ControllerServiceCollectionExtensions
                 o.BindAddress = mqtt.BindAddress;
                 o.Port = mqtt.Port;
                 o.AllowAnonymous = true; // the controller's connection hook decides (device credentials, users, anonymous)
-                o.AclFile = WriteAclFile(mqtt);
+                o.AclRules = AclRules(mqtt);
                 o.MaxQueuedMessagesPerSession = 10_000;
             });
             services.TryAddSingleton<EmbeddedBrokerBridge>();
@@ -133,16 +133,14 @@ public static class ControllerServiceCollectionExtensions
     /// (dashboard, gateways, tools) read and write all of campus/v1. Writes are left to the
     /// controller's publish hook, which holds a device to its own topics and counts every
     /// attempt outside them (campus.ingest.rejected{reason=sender-mismatch}) instead of the
-    /// broker dropping it unseen.
+    /// broker dropping it unseen. Handed to the broker as text, so no file is left behind.
     /// </summary>
-    private static string WriteAclFile(CampusMqttOptions mqtt)
+    private static string AclRules(CampusMqttOptions mqtt)
     {
-        var text = "pattern read campus/v1/+/+/+/%c/cmd/+\npattern write campus/v1/#\n";
+        var text = new System.Text.StringBuilder("pattern read campus/v1/+/+/+/%c/cmd/+\npattern write campus/v1/#\n");
         foreach (var user in mqtt.Users.Keys)
-            text += $"\nuser {user}\ntopic readwrite {TopicFilters.All}\n";
-        var path = Path.Combine(Path.GetTempPath(), $"campus-acl-{Environment.ProcessId}-{Guid.NewGuid():N}.acl");
-        File.WriteAllText(path, text);
-        return path;
+            text.Append("\nuser ").Append(user).Append("\ntopic readwrite ").Append(TopicFilters.All).Append('\n');
+        return text.ToString();
     }
 }
 

@@ -3,6 +3,7 @@ using Campus.Controller.Grains;
 using Campus.Controller.Testing;
 using Campus.Mqtt;
 using Campus.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Campus.Controller.Tests.EndToEnd;
 
@@ -63,6 +64,24 @@ public sealed class MqttIngestionTests
         await door.PublishAsync(Telemetry("m1", 1, 5)); // the door pretends to be the meter
         Assert.Equal(1, cluster.Metrics.RejectedFor("sender-mismatch"));
         Assert.Equal(0, (await cluster.Device(DeviceKind.Energy, "m1").GetSnapshot()).Accepted);
+    }
+
+    [Fact]
+    public async Task The_embedded_broker_lets_a_device_subscribe_to_its_own_commands_only_and_the_host_writes_no_acl_file()
+    {
+        await using var cluster = await CampusTestCluster.StartAsync();
+        var setup = await SetUpAsync(cluster);
+        await using var door = await ConnectAsync(cluster.MqttHost, cluster.MqttPort, "d1", "d1", setup.Door.MqttPassword);
+        var granted = await door.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter("campus/v1/s01/r101/door/d1/cmd/+", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("campus/v1/s01/r101/energy/m1/cmd/+", MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+        Assert.Equal([MqttSubscribeReturnCode.GrantedQoS1, MqttSubscribeReturnCode.Failure], granted.Items.Select(i => i.ResultCode));
+
+        // The rules reach the broker as text: a host started for every test or demo leaves no file behind.
+        var broker = cluster.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Campus.Mqtt.Server.MqttServerOptions>>().Value;
+        Assert.Null(broker.AclFile);
+        Assert.Contains("pattern read campus/v1/+/+/+/%c/cmd/+", broker.AclRules, StringComparison.Ordinal);
     }
 
     [Fact]
