@@ -5,8 +5,12 @@ using Campus.Testing;
 
 namespace Campus.Mqtt.Server.Tests;
 
-public sealed class AclTests
+public sealed class AclTests : IDisposable
 {
+    private readonly TempDirectory _temp = TempDirectory.Create("campus-mqtt-test-");
+
+    public void Dispose() => _temp.Dispose();
+
     private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
 
     private const string Acl = """
@@ -20,14 +24,14 @@ public sealed class AclTests
         """;
 
     /// <param name="inline">The rules as <see cref="MqttServerOptions.AclRules"/> text instead of a file.</param>
-    private static async Task<(MqttServer Server, CapturingLogger Logger)> StartAsync(bool inline = false)
+    private async Task<(MqttServer Server, CapturingLogger Logger)> StartAsync(bool inline = false)
     {
-        var passwd = TestBroker.TempFile("passwd");
+        var passwd = _temp.File("passwd");
         PasswordFile.AddOrReplace(passwd, "dashboard", "dash-pass");
         PasswordFile.AddOrReplace(passwd, "door-a", "a-pass");
         PasswordFile.AddOrReplace(passwd, "door-b", "b-pass");
         var logger = new CapturingLogger();
-        var acl = inline ? null : TestBroker.TempFile("acl", Acl);
+        var acl = inline ? null : _temp.File("acl", Acl);
         var server = await TestBroker.StartAsync(o => { o.PasswordFile = passwd; o.AclFile = acl; o.AclRules = inline ? Acl : null; o.AllowAnonymous = false; }, logger);
         return (server, logger);
     }

@@ -5,13 +5,17 @@ using Campus.Testing;
 
 namespace Campus.Mqtt.Server.Tests;
 
-public sealed class AuthenticationTests
+public sealed class AuthenticationTests : IDisposable
 {
+    private readonly TempDirectory _temp = TempDirectory.Create("campus-mqtt-test-");
+
+    public void Dispose() => _temp.Dispose();
+
     private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
 
-    private static async Task<string> MosquittoPasswdFileAsync(params (string User, string Password)[] users)
+    private async Task<string> MosquittoPasswdFileAsync(params (string User, string Password)[] users)
     {
-        var path = TestBroker.TempFile("passwd", "");
+        var path = _temp.File("passwd", "");
         foreach (var (user, password) in users)
         {
             var run = await ExternalProcess.RunAsync("mosquitto_passwd", ["-b", path, user, password]);
@@ -91,7 +95,7 @@ public sealed class AuthenticationTests
     [Fact]
     public async Task Passwd_entries_written_by_us_are_accepted_by_mosquitto_and_by_us()
     {
-        var path = TestBroker.TempFile("passwd");
+        var path = _temp.File("passwd");
         PasswordFile.AddOrReplace(path, "kit-7", "first");
         PasswordFile.AddOrReplace(path, "kit-7", "maker-pass");
         PasswordFile.AddOrReplace(path, "kit-8", "other");

@@ -1,6 +1,7 @@
 using Campus.Mqtt.Protocol;
 using Campus.Mqtt.Server.Security;
 using Campus.Mqtt.Server.Tests.Support;
+using Campus.Testing;
 
 namespace Campus.Mqtt.Server.Tests;
 
@@ -8,8 +9,12 @@ namespace Campus.Mqtt.Server.Tests;
 /// ACL patterns with %c trust the client id; these tests show an authenticated device cannot
 /// borrow another device's id to write its topics once either identity option is on.
 /// </summary>
-public sealed class ClientIdentityTests
+public sealed class ClientIdentityTests : IDisposable
 {
+    private readonly TempDirectory _temp = TempDirectory.Create("campus-mqtt-test-");
+
+    public void Dispose() => _temp.Dispose();
+
     private const string D1 = "campus/v1/s01/r101/door/d1";
     private const string D2 = "campus/v1/s01/r101/door/d2";
 
@@ -23,13 +28,13 @@ public sealed class ClientIdentityTests
 
     public enum Mode { None, UseUsernameAsClientId, RequireClientIdMatchesUsername }
 
-    private static async Task<(MqttServer Server, CapturingLogger Logger)> StartAsync(Mode mode)
+    private async Task<(MqttServer Server, CapturingLogger Logger)> StartAsync(Mode mode)
     {
-        var passwd = TestBroker.TempFile("passwd");
+        var passwd = _temp.File("passwd");
         PasswordFile.AddOrReplace(passwd, "controller", "c-pass");
         PasswordFile.AddOrReplace(passwd, "d1", "d1-pass");
         PasswordFile.AddOrReplace(passwd, "d2", "d2-pass");
-        var acl = TestBroker.TempFile("acl", Acl);
+        var acl = _temp.File("acl", Acl);
         var logger = new CapturingLogger();
         var server = await TestBroker.StartAsync(o =>
         {

@@ -51,8 +51,8 @@ public sealed class StandaloneBrokerTests
     [Fact]
     public async Task Passwd_subcommand_writes_a_hashed_entry_that_the_broker_accepts()
     {
-        var dir = Directory.CreateTempSubdirectory("campus-passwd-").FullName;
-        var file = Path.Combine(dir, "passwd");
+        using var dir = TempDirectory.Create("campus-passwd-");
+        var file = dir.File("passwd");
         var run = await ExternalProcess.RunAsync("dotnet", [BrokerDll, "passwd", file, "gateway", "pa55word"], TimeSpan.FromSeconds(60));
         Assert.True(run.ExitCode == 0, run.Error);
         var line = Assert.Single(File.ReadAllLines(file));
@@ -64,10 +64,11 @@ public sealed class StandaloneBrokerTests
     [Fact]
     public async Task Standalone_broker_with_use_username_as_clientid_applies_client_id_patterns_to_the_user_name()
     {
-        var dir = Directory.CreateTempSubdirectory("campus-idflag-").FullName;
-        var passwd = Path.Combine(dir, "passwd");
+        // Declared before the broker process, so deleted after it has ended.
+        using var dir = TempDirectory.Create("campus-idflag-");
+        var passwd = dir.File("passwd");
         Security.PasswordFile.AddOrReplace(passwd, "d1", "d1-pass");
-        var acl = Path.Combine(dir, "acl");
+        var acl = dir.File("acl");
         File.WriteAllText(acl, "pattern write campus/v1/s/r/door/%c/status\npattern read campus/v1/#\n");
         var port = FreePort.Get();
         var p = port.ToString(CultureInfo.InvariantCulture);

@@ -7,9 +7,13 @@ using Campus.Testing;
 
 namespace Campus.Mqtt.Server.Tests;
 
-public sealed class TlsTests
+public sealed class TlsTests : IDisposable
 {
-    private static (string Cert, string Key) WriteSelfSignedPem()
+    private readonly TempDirectory _temp = TempDirectory.Create("campus-mqtt-test-");
+
+    public void Dispose() => _temp.Dispose();
+
+    private (string Cert, string Key) WriteSelfSignedPem()
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -21,8 +25,8 @@ public sealed class TlsTests
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment | X509KeyUsageFlags.KeyCertSign, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        var certPath = TestBroker.TempFile("broker.crt", cert.ExportCertificatePem());
-        var keyPath = TestBroker.TempFile("broker.key", key.ExportPkcs8PrivateKeyPem());
+        var certPath = _temp.File("broker.crt", cert.ExportCertificatePem());
+        var keyPath = _temp.File("broker.key", key.ExportPkcs8PrivateKeyPem());
         return (certPath, keyPath);
     }
 

@@ -64,12 +64,4 @@ internal static class TestBroker
     /// <summary>An in-process message for <see cref="MqttServer.InjectApplicationMessage"/>.</summary>
     public static InjectedMqttApplicationMessage Message(string topic, string payload, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtMostOnce) =>
         new(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(qos).Build());
-
-    public static string TempFile(string name, string? content = null)
-    {
-        var dir = Directory.CreateTempSubdirectory("campus-mqtt-test-").FullName;
-        var path = Path.Combine(dir, name);
-        if (content is not null) File.WriteAllText(path, content);
-        return path;
-    }
 }
