@@ -19,22 +19,24 @@ public sealed class DemoModeTests(ITestOutputHelper output)
     [Fact]
     public async Task Demo_mode_runs_the_small_district_whose_devices_connect_with_issued_credentials_and_send_telemetry()
     {
-        var report = await RunDemoAsync(Directory.CreateTempSubdirectory("campus-demo-").FullName, "--Campus:Storage:Provider=InMemory");
+        using var dataDir = TempDirectory.Create("campus-demo-");
+        var report = await RunDemoAsync(dataDir.Path, "--Campus:Storage:Provider=InMemory");
         Assert.Equal(0, report.Rejected);
     }
 
     [Fact]
     public async Task A_second_demo_run_on_the_kept_sqlite_database_is_a_new_boot_whose_messages_are_accepted()
     {
-        var dataDir = Directory.CreateTempSubdirectory("campus-demo-").FullName;
-        var database = $"--Campus:Storage:SqlitePath={Path.Combine(dataDir, "campus.db")}";
-        var first = await RunDemoAsync(dataDir, "--Campus:Storage:Provider=Sqlite", database);
-        var second = await RunDemoAsync(dataDir, "--Campus:Storage:Provider=Sqlite", database);
+        using var dataDir = TempDirectory.Create("campus-demo-");
+        var database = $"--Campus:Storage:SqlitePath={dataDir.File("campus.db")}";
+        var first = await RunDemoAsync(dataDir.Path, "--Campus:Storage:Provider=Sqlite", database);
+        var second = await RunDemoAsync(dataDir.Path, "--Campus:Storage:Provider=Sqlite", database);
         Assert.True(first.Accepted > 0 && second.Accepted > 0, $"both runs must be accepted: first {first}, second {second}");
         Assert.Equal(0, second.Duplicates);
         Assert.Equal(11, second.Devices);
     }
 
+    /// <summary>Runs the demo host on <paramref name="dataDir"/>; the host process has ended when this returns.</summary>
     private async Task<ControllerHealthReport> RunDemoAsync(string dataDir, params string[] storage)
     {
         var mqttPort = FreePort.Get();

@@ -70,8 +70,9 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
         var midday = small.Replace("timeZone: Asia/Shanghai", "timeZone: " + zone, StringComparison.Ordinal)
             .Replace("openingHours:\n      - { days: \"12345\"", "openingHours:\n      - { days: \"1234567\"", StringComparison.Ordinal);
         Assert.Contains("days: \"1234567\", from: \"07:00\", to: \"18:00\"", midday, StringComparison.Ordinal);
-        var dataDir = Directory.CreateTempSubdirectory("campus-demo-").FullName;
-        var district = Path.Combine(dataDir, "midday.yaml");
+        // Declared before the host, so deleted after its process has ended.
+        using var dataDir = TempDirectory.Create("campus-demo-");
+        var district = dataDir.File("midday.yaml");
         await File.WriteAllTextAsync(district, midday);
         await using var demo = await DemoHost.StartAsync(output, district);
         try
@@ -130,7 +131,8 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
     [Fact]
     public async Task The_demo_backfills_weeks_of_school_day_energy_once_and_a_restart_on_the_same_data_folder_does_not_add_it_again()
     {
-        var dataDir = Directory.CreateTempSubdirectory("campus-demo-").FullName;
+        // Deleted at the end, after both hosts (each disposed in its block) have ended.
+        using var dataDir = TempDirectory.Create("campus-demo-");
         var zone = TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai");
         // Whole local days of the four backfilled weeks before the simulated day: the most recent day up to
         // today on the weekday of the district file's date (a Thursday); the simulated meters book their
@@ -140,7 +142,7 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
         var to = district.AddDays(-1);
         var from = to.AddDays(-20);
         string first;
-        await using (var demo = await DemoHost.StartAsync(output, dataDir: dataDir))
+        await using (var demo = await DemoHost.StartAsync(output, dataDir: dataDir.Path))
         {
             try
             {
@@ -160,7 +162,7 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
                 demo.WriteOutput();
             }
         }
-        await using (var again = await DemoHost.StartAsync(output, dataDir: dataDir))
+        await using (var again = await DemoHost.StartAsync(output, dataDir: dataDir.Path))
         {
             try
             {
@@ -180,12 +182,14 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
     {
         private readonly ExternalProcess _host;
         private readonly ITestOutputHelper _output;
+        private readonly TempDirectory? _ownDataDir;
 
-        private DemoHost(ExternalProcess host, HttpClient http, ITestOutputHelper output)
+        private DemoHost(ExternalProcess host, HttpClient http, ITestOutputHelper output, TempDirectory? ownDataDir)
         {
             _host = host;
             Http = http;
             _output = output;
+            _ownDataDir = ownDataDir;
         }
 
         public HttpClient Http { get; }
@@ -202,14 +206,16 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
             var mqttPort = FreePort.Get();
             var httpPort = FreePort.Get();
             var kept = dataDir is not null;
-            dataDir ??= district is null ? Directory.CreateTempSubdirectory("campus-demo-").FullName : Path.GetDirectoryName(district)!;
+            // A folder made here is the host's own: deleted once its process has ended (DisposeAsync).
+            var ownDataDir = dataDir is null && district is null ? TempDirectory.Create("campus-demo-") : null;
+            dataDir ??= ownDataDir?.Path ?? Path.GetDirectoryName(district)!;
             var process = kept
                 ? BuiltHost.StartDemo(dataDir, mqttPort, httpPort)
                 : district is null
                 ? BuiltHost.StartDemo(dataDir, mqttPort, httpPort, "--Campus:Storage:Provider=InMemory")
                 : BuiltHost.Start(dataDir, mqttPort, httpPort, ["--demo", "--demo-district", district, "--Campus:Storage:Provider=InMemory", "--Logging:LogLevel:Default=Warning"]);
             var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(10) };
-            var demo = new DemoHost(process, http, output);
+            var demo = new DemoHost(process, http, output, ownDataDir);
             try
             {
                 await Poll.UntilAsync(async () =>
@@ -329,6 +335,7 @@ public sealed class DemoScenarioTests(ITestOutputHelper output)
             Http.Dispose();
             await _host.TerminateAsync(TimeSpan.FromSeconds(20));
             await _host.DisposeAsync();
+            _ownDataDir?.Dispose();
         }
     }
 }

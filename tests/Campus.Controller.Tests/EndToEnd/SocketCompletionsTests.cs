@@ -46,7 +46,7 @@ public sealed class SocketCompletionsTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir); // the host has ended: disposed at the end of the try block
         }
     }
 }

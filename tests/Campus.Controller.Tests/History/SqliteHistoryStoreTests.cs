@@ -1,4 +1,5 @@
 using Campus.Controller.History;
+using Campus.Testing;
 using Microsoft.Data.Sqlite;
 
 namespace Campus.Controller.Tests.History;
@@ -67,13 +68,6 @@ public sealed class SqliteHistoryStoreTests : HistoryStoreContract, IDisposable
     {
         _lock?.Dispose();
         SqliteConnection.ClearAllPools();
-        try
-        {
-            _dir.Delete(recursive: true);
-        }
-        catch (IOException)
-        {
-            // A store still closing its file; the temp folder is cleaned up by the OS.
-        }
+        TempDirectory.Delete(_dir.FullName); // tolerates a store still closing its file
     }
 }

@@ -3,13 +3,18 @@ using Campus.Controller.Grains;
 using Campus.Controller.History;
 using Campus.Controller.Hosting;
 using Campus.Controller.Testing;
+using Campus.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Campus.Controller.Tests.Registry;
 
 /// <summary>District -> School -> Building -> Room: registration, the per-building aggregate and the seed file.</summary>
-public sealed class BuildingTests
+public sealed class BuildingTests : IDisposable
 {
+    private TempDirectory? _temp;
+
+    public void Dispose() => _temp?.Dispose();
+
     private static readonly DateTimeOffset Start = new(2026, 11, 26, 10, 0, 0, TimeSpan.FromHours(8));
 
     [Fact]
@@ -121,9 +126,10 @@ public sealed class BuildingTests
         Assert.Equal(2, audit.Items.Count(a => a.Entry.Action == "building.upsert"));
     }
 
-    private static async Task<string> WriteSeedAsync(string json)
+    private async Task<string> WriteSeedAsync(string json)
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("campus-seed-").FullName, "seed.json");
+        _temp ??= TempDirectory.Create("campus-seed-");
+        var path = _temp.File("seed.json");
         await File.WriteAllTextAsync(path, json);
         return path;
     }
