@@ -52,8 +52,16 @@ public sealed class MosquittoServer : IAsyncDisposable
     {
         var dir = Directory.CreateTempSubdirectory("campus-mosquitto-").FullName;
         var server = new MosquittoServer(options ?? new MosquittoOptions(), FreePort.Get(), dir);
-        server.WriteConfig();
-        await server.StartProcessAsync();
+        try
+        {
+            server.WriteConfig();
+            await server.StartProcessAsync();
+        }
+        catch
+        {
+            await server.DisposeAsync(); // ends the process and deletes the data folder
+            throw;
+        }
         return server;
     }
 
@@ -122,8 +130,6 @@ public sealed class MosquittoServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await KillAsync();
-        try { Directory.Delete(DataDirectory, recursive: true); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        TempDirectory.Delete(DataDirectory);
     }
 }
