@@ -82,7 +82,7 @@ public sealed class BrokerAclTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 }
