@@ -143,7 +143,7 @@ public sealed class MqttClientAdapterTests : IAsyncLifetime
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Campus.Firmware.Drivers;
 using Campus.Simulators.Chips;
+using Campus.Testing;
 
 namespace Campus.Firmware.Tests.Drivers;
 
@@ -22,13 +23,7 @@ public sealed class EpaperTests : IDisposable
         _display.Initialize();
     }
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_dir))
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-    }
+    public void Dispose() => TempDirectory.Delete(_dir);
 
     [Fact]
     public void Rendered_text_appears_on_the_panel_glyph_for_glyph()
