@@ -221,7 +221,7 @@ public sealed class SqliteStorageContractTests : StorageContractTests
     public override Task DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
+        TempDirectory.Delete(_dir);
         return Task.CompletedTask;
     }
 }
