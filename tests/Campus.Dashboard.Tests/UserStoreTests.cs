@@ -149,7 +149,7 @@ public sealed class SqliteUserStoreTests : UserStoreContract
 
     public override Task DisposeAsync()
     {
-        Directory.Delete(_folder, recursive: true);
+        TempDirectory.Delete(_folder);
         return Task.CompletedTask;
     }
 }

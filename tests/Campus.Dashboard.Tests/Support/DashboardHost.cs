@@ -118,9 +118,9 @@ public sealed class DashboardHost : IAsyncDisposable
     public async Task PublishAsync(string school, string room, string kind, string device, string stream, byte[] payload)
     {
         var file = Path.GetTempFileName();
-        await File.WriteAllBytesAsync(file, payload);
         try
         {
+            await File.WriteAllBytesAsync(file, payload);
             var (code, _, error) = await ExternalProcess.RunAsync("mosquitto_pub",
                 ["-h", "127.0.0.1", "-p", MqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", device, "-u", device, "-P", Devices[device].MqttPassword,
                  "-q", "1", "-t", $"campus/v1/{school}/{room}/{kind}/{device}/{stream}", "-f", file], TimeSpan.FromSeconds(20));
