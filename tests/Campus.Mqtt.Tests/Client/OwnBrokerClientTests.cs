@@ -67,7 +67,7 @@ public sealed class OwnBrokerClientTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 
@@ -102,7 +102,7 @@ public sealed class OwnBrokerClientTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 
