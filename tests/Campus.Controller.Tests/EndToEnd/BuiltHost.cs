@@ -2,7 +2,7 @@ using Campus.Testing;
 
 namespace Campus.Controller.Tests.EndToEnd;
 
-/// <summary>The host as ./test.sh builds it (campus-grain-host, Debug), started as a real process.</summary>
+/// <summary>The host as building this test project builds it (campus-grain-host, Debug), started as a real process.</summary>
 internal static class BuiltHost
 {
     public static string Root { get; } = FindRoot();
