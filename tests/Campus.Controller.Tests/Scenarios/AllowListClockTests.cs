@@ -39,9 +39,7 @@ public sealed class AllowListClockTests
             foreach (var kind in new[] { "energy", "env", "door", "sign", "maker" })
                 o.Settings[$"Campus:Controller:OfflineAfter:{kind}"] = "60.00:00:00";
         });
-        await cluster.AddSchoolAsync("s01", zoneId, null, new AccessZoneSpec("labs", ["r1"]));
-        await cluster.AddRoomAsync("s01", "r1");
-        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await AddSchoolWithDoorAsync(cluster, zoneId);
         // Early mornings every day (07:00-09:00), Saturday night into Sunday (22:00-02:30), and a whole
         // day from Sunday 10:00 into Monday (a window whose end is its start): both sides of the
         // change, its skipped or repeated hour, midnight and the week's start are inside or near a window.
@@ -99,9 +97,7 @@ public sealed class AllowListClockTests
             foreach (var kind in new[] { "energy", "env", "door", "sign", "maker" })
                 o.Settings[$"Campus:Controller:OfflineAfter:{kind}"] = "60.00:00:00";
         });
-        await cluster.AddSchoolAsync("s01", "Europe/Berlin", null, new AccessZoneSpec("labs", ["r1"]));
-        await cluster.AddRoomAsync("s01", "r1");
-        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await AddSchoolWithDoorAsync(cluster, "Europe/Berlin");
         var night = new WeeklySchedule([TimeWindow.Parse("6", "22:00", "06:00")]);
         await cluster.Registry.UpsertPerson(new PersonProfile("p1", "Night guard", PersonRole.Staff, "s01", [new AccessCard(Card, CardStatus.Active)], [new ZoneGrant("labs", night)]), "admin");
         await cluster.School("s01").PushAllowLists();
@@ -126,9 +122,7 @@ public sealed class AllowListClockTests
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.FromHours(8)));
         await using var cluster = await CampusTestCluster.StartAsync(time);
-        await cluster.AddSchoolAsync("s01", "Asia/Shanghai", null, new AccessZoneSpec("labs", ["r1"]));
-        await cluster.AddRoomAsync("s01", "r1");
-        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await AddSchoolWithDoorAsync(cluster, "Asia/Shanghai");
         await cluster.School("s01").PushAllowLists();
         var list = LatestList(cluster);
         Assert.Equal(480, list.TzOffsetMin);
@@ -146,9 +140,7 @@ public sealed class AllowListClockTests
         // Saturday 2026-03-28 12:00 in Berlin (+60): the EU changes on the last Sundays of March and October at 01:00 UTC.
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.FromHours(1)));
         await using var cluster = await CampusTestCluster.StartAsync(time);
-        await cluster.AddSchoolAsync("s01", "Europe/Berlin", null, new AccessZoneSpec("labs", ["r1"]));
-        await cluster.AddRoomAsync("s01", "r1");
-        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await AddSchoolWithDoorAsync(cluster, "Europe/Berlin");
         await cluster.School("s01").PushAllowLists();
 
         var list = LatestList(cluster);
@@ -177,9 +169,7 @@ public sealed class AllowListClockTests
         var startLocal = DateTime.ParseExact(localStart, "yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
         var time = new FakeTimeProvider(new DateTimeOffset(startLocal, zone.GetUtcOffset(startLocal)));
         await using var cluster = await CampusTestCluster.StartAsync(time);
-        await cluster.AddSchoolAsync("s01", zoneId, null, new AccessZoneSpec("labs", ["r1"]));
-        await cluster.AddRoomAsync("s01", "r1");
-        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await AddSchoolWithDoorAsync(cluster, zoneId);
         // Windows on both sides of the changes' local hours (01:00-04:00 on the change night), every day.
         var schedule = new WeeklySchedule([TimeWindow.Parse("1234567", "01:30", "02:15"), TimeWindow.Parse("1234567", "02:45", "03:30")]);
         var person = new PersonProfile("p1", "Night guard", PersonRole.Staff, "s01", [new AccessCard(Card, CardStatus.Active)], [new ZoneGrant("labs", schedule)]);
@@ -238,9 +228,7 @@ public sealed class AllowListClockTests
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.FromHours(8)));
         await using var cluster = await CampusTestCluster.StartAsync(time);
-        await cluster.AddSchoolAsync("s01", "Asia/Shanghai", null, new AccessZoneSpec("labs", ["r1"]));
-        await cluster.AddRoomAsync("s01", "r1");
-        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
+        await AddSchoolWithDoorAsync(cluster, "Asia/Shanghai");
         time.Advance(TimeSpan.FromSeconds(2)); // the lists pushed for the new door
         await Poll.UntilAsync(() => cluster.Commands.Any(c => c.Command is AllowlistCommand), "the new door gets its list", TimeSpan.FromSeconds(30));
         var before = cluster.Commands.Count(c => c.Command is AllowlistCommand);
@@ -260,6 +248,14 @@ public sealed class AllowListClockTests
         var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
         var found = ZoneOffsets.NextChange(zone, DateTimeOffset.Parse(after, CultureInfo.InvariantCulture));
         Assert.Equal(DateTimeOffset.Parse(expected, CultureInfo.InvariantCulture), found);
+    }
+
+    /// <summary>School s01 in <paramref name="zoneId"/> with zone "labs" (room r1) and its door d1.</summary>
+    private static async Task AddSchoolWithDoorAsync(CampusTestCluster cluster, string zoneId)
+    {
+        await cluster.AddSchoolAsync("s01", zoneId, null, new AccessZoneSpec("labs", ["r1"]));
+        await cluster.AddRoomAsync("s01", "r1");
+        await cluster.AddDeviceAsync("s01", "r1", DeviceKind.Door, "d1");
     }
 
     private static AllowlistCommand LatestList(CampusTestCluster cluster) =>
