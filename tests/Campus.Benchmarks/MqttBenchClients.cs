@@ -22,6 +22,56 @@ internal static class MqttBenchClients
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (source is not null) socket.Bind(new IPEndPoint(source, 0));
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), ct);
+        await socket.SendAsync(ConnectPacketBytes(clientId, keepAlive, userName, password), ct);
+        var connAck = new byte[4];
+        var got = 0;
+        while (got < 4)
+        {
+            var n = await socket.ReceiveAsync(connAck.AsMemory(got), ct);
+            if (n == 0) throw new IOException($"{clientId}: the broker closed the connection before CONNACK.");
+            got += n;
+        }
+        CheckConnAck(clientId, connAck);
+        return socket;
+    }
+
+    /// <summary>
+    /// The same handshake with blocking calls only. A socket that never ran an asynchronous operation is
+    /// not registered with the runtime's socket engine, so a caller that polls it itself (the raw fleet's
+    /// epoll) does not also wake the engine's thread for every packet that arrives.
+    /// </summary>
+    public static Socket Connect(int port, string clientId, ushort keepAlive, string? userName, string? password, TimeSpan timeout)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+        {
+            NoDelay = true,
+            SendTimeout = (int)timeout.TotalMilliseconds,
+            ReceiveTimeout = (int)timeout.TotalMilliseconds,
+        };
+        try
+        {
+            socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
+            socket.Send(ConnectPacketBytes(clientId, keepAlive, userName, password).Span);
+            var connAck = new byte[4];
+            var got = 0;
+            while (got < 4)
+            {
+                var n = socket.Receive(connAck.AsSpan(got));
+                if (n == 0) throw new IOException($"{clientId}: the broker closed the connection before CONNACK.");
+                got += n;
+            }
+            CheckConnAck(clientId, connAck);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static ReadOnlyMemory<byte> ConnectPacketBytes(string clientId, ushort keepAlive, string? userName, string? password)
+    {
         var w = new ArrayBufferWriter<byte>(64);
         MqttV311Encoder.WriteConnect(w, new ConnectPacket
         {
@@ -31,17 +81,12 @@ internal static class MqttBenchClients
             UserName = userName,
             Password = password is null ? null : Encoding.UTF8.GetBytes(password),
         });
-        await socket.SendAsync(w.WrittenMemory, ct);
-        var connAck = new byte[4];
-        var got = 0;
-        while (got < 4)
-        {
-            var n = await socket.ReceiveAsync(connAck.AsMemory(got), ct);
-            if (n == 0) throw new IOException($"{clientId}: the broker closed the connection before CONNACK.");
-            got += n;
-        }
+        return w.WrittenMemory;
+    }
+
+    private static void CheckConnAck(string clientId, byte[] connAck)
+    {
         if (connAck[0] != 0x20 || connAck[3] != 0) throw new IOException($"{clientId}: CONNACK refused (code {connAck[3]}).");
-        return socket;
     }
 
     /// <summary>Subscribes and waits for SUBACK; returns the socket ready for a <see cref="Subscriber"/>.</summary>
