@@ -16,7 +16,7 @@ public sealed class HistoryOptions
     public int QueueCapacity { get; set; } = 50_000;
 
     /// <summary>
-    /// PostgreSQL: writer loops committing in parallel, each on its own connection (0 = 1). Writes of one
+    /// PostgreSQL: writer loops committing in parallel, each on its own connection (0 = 2). Writes of one
     /// device always go to the same writer. SQLite and the in-memory store always use one (one write lock).
     /// </summary>
     public int Writers { get; set; }

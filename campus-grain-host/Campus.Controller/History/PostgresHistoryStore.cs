@@ -144,13 +144,19 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
     /// <summary>Batches whose COPY met a stored row and were inserted instead.</summary>
     internal long CopyFallbackCount => Interlocked.Read(ref _copyFallbacks);
 
+    /// <summary>Writer loops, each with its own connection.</summary>
+    internal int WriterLoops => _writers.Length;
+
     /// <summary>
-    /// Writers in parallel (option <see cref="HistoryOptions.Writers"/>, default 1), each on its own
-    /// connection (one server process each): the telemetry inserts run side by side; rollup rows shared by
-    /// writers are upserted in one key order by all of them, so they wait on each other but never deadlock.
-    /// On the 2-core test machine two writers measured no faster than one, hence the default.
+    /// Writers in parallel (option <see cref="HistoryOptions.Writers"/>, default 2), each on its own
+    /// connection (one server process each): one writer's transaction runs in the server while the other
+    /// builds its next batch, and the telemetry inserts run side by side; rollup rows shared by writers are
+    /// upserted in one key order by all of them, so they wait on each other but never deadlock. With one
+    /// writer its cycle (COPY, rollups, COMMIT) was the serial step of ingestion under load: on the 2-core
+    /// test machine, two made 16,143–16,537 msg/s durable at 20,000/s offered where one made 13,980–15,547,
+    /// with 1.87 cores busy instead of 1.71.
     /// </summary>
-    private protected override int WriterCount(HistoryOptions options) => options.Writers > 0 ? options.Writers : 1;
+    private protected override int WriterCount(HistoryOptions options) => options.Writers > 0 ? options.Writers : 2;
 
     /// <summary>What one writer loop owns: its connection, its meters' last readings and its batch buffers.</summary>
     private sealed class WriterState

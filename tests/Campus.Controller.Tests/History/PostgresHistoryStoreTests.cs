@@ -102,6 +102,15 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     }
 
     [Fact]
+    public async Task Two_writers_commit_side_by_side_unless_the_options_say_otherwise()
+    {
+        var (store, _) = await NewStoreAsync();
+        Assert.Equal(2, Assert.IsType<PostgresHistoryStore>(store).WriterLoops);
+        var (single, _) = await NewStoreAsync(o => o.Writers = 1);
+        Assert.Equal(1, Assert.IsType<PostgresHistoryStore>(single).WriterLoops);
+    }
+
+    [Fact]
     public async Task Parallel_writers_store_every_row_and_count_energy_once()
     {
         var (store, _) = await NewStoreAsync(o => o.Writers = 3);
