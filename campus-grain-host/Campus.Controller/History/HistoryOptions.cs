@@ -24,6 +24,19 @@ public sealed class HistoryOptions
     /// <summary>Most writes committed in one transaction.</summary>
     public int MaxBatchSize { get; set; } = 2_000;
 
+    /// <summary>
+    /// Group commit at moderate rates: when a writer finds at least 2 but fewer than
+    /// <see cref="CommitDelayBelow"/> writes waiting, it waits this long for more before it commits
+    /// (like PostgreSQL's commit_delay with commit_siblings). Fewer, larger transactions cost the database
+    /// and the host less per write; each write's acknowledgement comes up to this much later. A lone
+    /// write never waits. Zero commits at once. At 2,000 msg/s on the 2-core test machine, 10 ms halved
+    /// the CPU the host and PostgreSQL spend per message (p50 publish-to-durable 1.9 -> 11.5 ms).
+    /// </summary>
+    public TimeSpan CommitDelay { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Batches this large or larger never wait (<see cref="CommitDelay"/>).</summary>
+    public int CommitDelayBelow { get; set; } = 64;
+
     /// <summary>Time zone of schools that were never registered, and of district-wide hourly series.</summary>
     public string DefaultTimeZoneId { get; set; } = "UTC";
 

@@ -50,6 +50,47 @@ public sealed class HistoryStoreBehaviourTests
     }
 
     [Fact]
+    public async Task With_a_commit_delay_a_write_that_comes_while_a_small_batch_waits_joins_its_transaction()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var commits = 0;
+        await using var store = new InMemoryHistoryStore(new HistoryOptions { CommitDelay = TimeSpan.FromSeconds(1) })
+        {
+            BeforeCommit = () =>
+            {
+                if (Interlocked.Increment(ref commits) > 1) return Task.CompletedTask;
+                entered.TrySetResult();
+                return release.Task;
+            },
+        };
+        await store.InitializeAsync();
+
+        var first = store.AppendAsync(Reading(1, Epoch)).AsTask();
+        await entered.Task; // a lone write: committed without waiting
+        var second = store.AppendAsync(Reading(2, Epoch)).AsTask();
+        var third = store.AppendAsync(Reading(3, Epoch)).AsTask();
+        release.SetResult();
+        Assert.Equal(AppendResult.Inserted, await first);
+        // The writer takes the two queued writes, fewer than CommitDelayBelow, and waits for more.
+        while (store.Health.QueueLength > 0) await Task.Delay(5);
+        Assert.False(second.IsCompleted);
+        var fourth = store.AppendAsync(Reading(4, Epoch)).AsTask();
+
+        Assert.All(await Task.WhenAll(second, third, fourth), r => Assert.Equal(AppendResult.Inserted, r));
+        Assert.Equal(2, Volatile.Read(ref commits)); // the first write; then the second, third and fourth together
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1001)]
+    public void A_commit_delay_below_zero_or_above_a_second_is_refused(int milliseconds)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new InMemoryHistoryStore(new HistoryOptions { CommitDelay = TimeSpan.FromMilliseconds(milliseconds) }));
+        Assert.Contains("CommitDelay", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Using_a_store_before_InitializeAsync_is_a_clear_error()
     {
         await using var store = new InMemoryHistoryStore(new HistoryOptions());
