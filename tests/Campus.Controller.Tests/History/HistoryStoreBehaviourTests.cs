@@ -67,7 +67,7 @@ public sealed class HistoryStoreBehaviourTests
         await store.InitializeAsync();
 
         var first = store.AppendAsync(Reading(1, Epoch)).AsTask();
-        await entered.Task; // a lone write: committed without waiting
+        await entered.Task; // the writer holds the first write in its commit
         var second = store.AppendAsync(Reading(2, Epoch)).AsTask();
         var third = store.AppendAsync(Reading(3, Epoch)).AsTask();
         release.SetResult();
