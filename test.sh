@@ -31,10 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 PATH="$PATH:/usr/sbin:$(pg_bin)"
 
+# Ports for the services come from below the kernel's ephemeral range: a port there may be the local end
+# of an outgoing connection, or of thousands in TIME_WAIT after a benchmark, and then the bind fails.
+ephemeral_low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "${ephemeral_low:-0}" -gt 12000 ] || ephemeral_low=32768
 free_port() {
   local p
   while :; do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 10000 + RANDOM % (ephemeral_low - 10000) ))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
