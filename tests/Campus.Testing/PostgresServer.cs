@@ -54,12 +54,58 @@ public sealed class PostgresServer
         return s.Length == 0 ? "t" : s[..Math.Min(s.Length, 20)];
     }
 
+    private const string FolderPrefix = "campus-pg-";
+
+    /// <summary>
+    /// Removes the private server folders (<c>campus-pg-*</c> under <paramref name="tempRoot"/>) that test
+    /// processes which died could not delete: the exit guard stops their server but deletes nothing. A
+    /// folder goes only when its server is not running (no <c>data/postmaster.pid</c>, or its process is
+    /// gone) and nothing in it changed for <paramref name="olderThan"/> (a folder still being set up is
+    /// young). Best effort: a folder that cannot be deleted stays. Returns how many went.
+    /// </summary>
+    public static int RemoveStaleFolders(string tempRoot, TimeSpan olderThan)
+    {
+        var removed = 0;
+        foreach (var dir in System.IO.Directory.EnumerateDirectories(tempRoot, FolderPrefix + "*"))
+        {
+            try
+            {
+                if (DateTime.UtcNow - System.IO.Directory.GetLastWriteTimeUtc(dir) < olderThan) continue;
+                var pidFile = Path.Combine(dir, "data", "postmaster.pid");
+                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) && IsRunning(pid)) continue;
+                System.IO.Directory.Delete(dir, recursive: true);
+                removed++;
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     private static async Task<PostgresServer> StartSharedAsync()
     {
         var fromEnv = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(fromEnv)) return new PostgresServer(fromEnv);
 
-        var dir = System.IO.Directory.CreateTempSubdirectory("campus-pg-").FullName;
+        RemoveStaleFolders(Path.GetTempPath(), TimeSpan.FromHours(1));
+        var dir = System.IO.Directory.CreateTempSubdirectory(FolderPrefix).FullName;
         var data = Path.Combine(dir, "data");
         var port = FreePort.Get();
         var asRoot = Environment.UserName == "root";
