@@ -29,7 +29,9 @@ public sealed class HistoryOptions
     /// <see cref="CommitDelayBelow"/> writes waiting, it waits this long for more before it commits
     /// (like PostgreSQL's commit_delay with commit_siblings). Fewer, larger transactions cost the database
     /// and the host less per write; each write's acknowledgement comes up to this much later. A lone
-    /// write never waits. Zero commits at once. At 2,000 msg/s on the 2-core test machine, 10 ms halved
+    /// write never waits, and after a wait that brought no write the next small batches do not either
+    /// (1, 2, 4 ... up to 64 of them), so callers that each await their own write before the next are
+    /// not held back on every commit. Zero commits at once. At 2,000 msg/s on the 2-core test machine, 10 ms halved
     /// the CPU the host and PostgreSQL spend per message (p50 publish-to-durable 1.9 -> 11.5 ms).
     /// </summary>
     public TimeSpan CommitDelay { get; set; } = TimeSpan.FromMilliseconds(10);

@@ -52,6 +52,9 @@ internal abstract class HistoryStoreBase : IHistoryStore
     private static readonly Histogram<int> BatchSizes = HistoryMeter.CreateHistogram<int>("campus.history.batch_size", description: "Writes per group commit");
 
     private readonly Channel<WriteItem>[] _queues;
+    private readonly int[] _delayBackoff; // per writer: small batches to commit at once after a wait that brought nothing
+    private readonly int[] _delaySkips;   // per writer: how many of those are left
+    private long _commitDelays;
     private readonly int _capacity;
     private readonly ConcurrentDictionary<string, SchoolProfile> _schools = new(StringComparer.Ordinal);
     private readonly object _healthLock = new();
@@ -82,6 +85,8 @@ internal abstract class HistoryStoreBase : IHistoryStore
         var perWriter = Math.Max(1, options.QueueCapacity / writers);
         _capacity = perWriter * writers;
         _queues = new Channel<WriteItem>[writers];
+        _delayBackoff = new int[writers];
+        _delaySkips = new int[writers];
         for (var i = 0; i < writers; i++)
         {
             _queues[i] = Channel.CreateBounded<WriteItem>(new BoundedChannelOptions(perWriter)
@@ -313,10 +318,7 @@ internal abstract class HistoryStoreBase : IHistoryStore
             Take(reader, batch);
             if (batch.Count >= 2 && batch.Count < Math.Min(Options.CommitDelayBelow, Options.MaxBatchSize) && Options.CommitDelay > TimeSpan.Zero)
             {
-                // Others are writing too: let them join this transaction. Real time, not the store's clock:
-                // this is a throughput knob, and a test's manual clock must not hold commits back.
-                await Task.Delay(Options.CommitDelay).ConfigureAwait(false);
-                Take(reader, batch);
+                await DelayCommitAsync(writer, reader, batch).ConfigureAwait(false);
             }
             try
             {
@@ -344,6 +346,34 @@ internal abstract class HistoryStoreBase : IHistoryStore
             MarkHealthy();
         }
     }
+
+    /// <summary>
+    /// Others are writing too: lets them join this transaction. A wait that brought no write (callers that
+    /// each wait for their own write before the next cannot add any while the writer waits) is skipped for
+    /// the next small batches, twice as many each time it brings nothing (at most 64), so such callers do
+    /// not wait the delay on every commit. Real time, not the store's clock: this is a throughput knob,
+    /// and a test's manual clock must not hold commits back.
+    /// </summary>
+    private async Task DelayCommitAsync(int writer, ChannelReader<WriteItem> reader, List<WriteItem> batch)
+    {
+        if (_delaySkips[writer] > 0)
+        {
+            _delaySkips[writer]--;
+            return;
+        }
+        var before = batch.Count;
+        await (CommitDelayWait?.Invoke() ?? Task.Delay(Options.CommitDelay)).ConfigureAwait(false);
+        Interlocked.Increment(ref _commitDelays);
+        Take(reader, batch);
+        _delayBackoff[writer] = batch.Count > before ? 0 : Math.Min(64, Math.Max(1, _delayBackoff[writer] * 2));
+        _delaySkips[writer] = _delayBackoff[writer];
+    }
+
+    /// <summary>Tests: awaited instead of the commit delay's timer.</summary>
+    internal Func<Task>? CommitDelayWait { get; set; }
+
+    /// <summary>Commit delays waited so far.</summary>
+    internal long CommitDelays => Interlocked.Read(ref _commitDelays);
 
     private void Take(ChannelReader<WriteItem> reader, List<WriteItem> batch)
     {

@@ -49,36 +49,95 @@ public sealed class HistoryStoreBehaviourTests
         Assert.Equal(8, (await store.GetTelemetryAsync(new TelemetryQuery("s01", "m1", Epoch, Epoch.AddDays(1)))).Items.Count);
     }
 
+    /// <summary>An in-memory store whose commits can be held: while armed, the next commit waits for release.</summary>
+    private sealed class HeldCommits
+    {
+        private TaskCompletionSource? _entered;
+        private TaskCompletionSource? _release;
+        public int Commits;
+
+        public InMemoryHistoryStore Store { get; }
+
+        public HeldCommits(HistoryOptions options) =>
+            Store = new InMemoryHistoryStore(options) { BeforeCommit = BeforeCommit };
+
+        private Task BeforeCommit()
+        {
+            Interlocked.Increment(ref Commits);
+            var release = Interlocked.Exchange(ref _release, null);
+            if (release is null) return Task.CompletedTask;
+            _entered!.TrySetResult();
+            return release.Task;
+        }
+
+        /// <summary>Has the writer commit one write alone and hold it; returns what ends the hold.</summary>
+        public async Task<TaskCompletionSource> HoldLoneWriteAsync(uint seq)
+        {
+            var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _release = release;
+            _ = Store.AppendAsync(Reading(seq, Epoch)).AsTask();
+            await _entered.Task;
+            return release;
+        }
+    }
+
     [Fact]
     public async Task With_a_commit_delay_a_write_that_comes_while_a_small_batch_waits_joins_its_transaction()
     {
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var commits = 0;
-        await using var store = new InMemoryHistoryStore(new HistoryOptions { CommitDelay = TimeSpan.FromSeconds(1) })
+        var held = new HeldCommits(new HistoryOptions { CommitDelay = TimeSpan.FromSeconds(1) });
+        await using var store = held.Store;
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var endWait = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.CommitDelayWait = () =>
         {
-            BeforeCommit = () =>
-            {
-                if (Interlocked.Increment(ref commits) > 1) return Task.CompletedTask;
-                entered.TrySetResult();
-                return release.Task;
-            },
+            waiting.TrySetResult();
+            return endWait.Task;
         };
         await store.InitializeAsync();
 
-        var first = store.AppendAsync(Reading(1, Epoch)).AsTask();
-        await entered.Task; // the writer holds the first write in its commit
+        var release = await held.HoldLoneWriteAsync(1); // a lone write does not wait
+        Assert.Equal(0, store.CommitDelays);
         var second = store.AppendAsync(Reading(2, Epoch)).AsTask();
         var third = store.AppendAsync(Reading(3, Epoch)).AsTask();
         release.SetResult();
-        Assert.Equal(AppendResult.Inserted, await first);
-        // The writer takes the two queued writes, fewer than CommitDelayBelow, and waits for more.
-        while (store.Health.QueueLength > 0) await Task.Delay(5);
-        Assert.False(second.IsCompleted);
+        await waiting.Task.WaitAsync(Poll.DefaultTimeout); // the writer took the two and waits for more
         var fourth = store.AppendAsync(Reading(4, Epoch)).AsTask();
+        endWait.SetResult();
 
         Assert.All(await Task.WhenAll(second, third, fourth), r => Assert.Equal(AppendResult.Inserted, r));
-        Assert.Equal(2, Volatile.Read(ref commits)); // the first write; then the second, third and fourth together
+        Assert.Equal(2, Volatile.Read(ref held.Commits)); // the first write; then the second, third and fourth together
+        Assert.Equal(1, store.CommitDelays);
+    }
+
+    [Fact]
+    public async Task A_commit_delay_that_brings_no_write_is_skipped_for_the_next_small_batches()
+    {
+        var held = new HeldCommits(new HistoryOptions { CommitDelay = TimeSpan.FromSeconds(1) });
+        await using var store = held.Store;
+        store.CommitDelayWait = () => Task.CompletedTask; // nobody else writes while the writer waits
+        await store.InitializeAsync();
+        uint seq = 0;
+
+        async Task SmallBatchAsync()
+        {
+            var release = await held.HoldLoneWriteAsync(++seq);
+            var pair = new[] { store.AppendAsync(Reading(++seq, Epoch)).AsTask(), store.AppendAsync(Reading(++seq, Epoch)).AsTask() };
+            release.SetResult();
+            await Task.WhenAll(pair);
+        }
+
+        await SmallBatchAsync();
+        Assert.Equal(1, store.CommitDelays); // waited, and nothing came
+        await SmallBatchAsync();
+        Assert.Equal(1, store.CommitDelays); // so the next small batch commits at once
+        await SmallBatchAsync();
+        Assert.Equal(2, store.CommitDelays); // then it tries again, and nothing came again
+        await SmallBatchAsync();
+        await SmallBatchAsync();
+        Assert.Equal(2, store.CommitDelays); // now two small batches commit at once
+        await SmallBatchAsync();
+        Assert.Equal(3, store.CommitDelays);
     }
 
     [Theory]
