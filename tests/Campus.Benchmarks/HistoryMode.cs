@@ -37,7 +37,8 @@ internal sealed class HistoryMode : IBenchmarkMode
         var results = new JsonObject
         {
             ["secondsPerRun"] = seconds,
-            ["postgresWriters"] = writers > 0 ? writers : 1,
+            ["postgresWriters"] = writers > 0 ? writers : 2, // the store's default
+            ["commitDelayMs"] = new HistoryOptions().CommitDelay.TotalMilliseconds,
             ["postgresCopyMinRows"] = copyMinRows,
             ["devices"] = Devices,
             ["baseline"] = "one autocommitted INSERT ... ON CONFLICT DO NOTHING per row, a connection per appender, no rollups",

@@ -36,18 +36,20 @@ internal static class MqttBenchClients
     }
 
     /// <summary>
-    /// The same handshake with blocking calls only. A socket that never ran an asynchronous operation is
-    /// not registered with the runtime's socket engine, so a caller that polls it itself (the raw fleet's
-    /// epoll) does not also wake the engine's thread for every packet that arrives.
+    /// The same handshake with blocking calls only. A socket that never ran an asynchronous operation, and
+    /// has no send or receive timeout (a blocking call with a timeout may wait through the engine), is not
+    /// registered with the runtime's socket engine, so a caller that polls it itself (the raw fleet's
+    /// epoll) does not also wake the engine's thread for every packet that arrives. A watchdog closes the
+    /// socket when the handshake takes longer than <paramref name="timeout"/>, which ends the blocked call.
     /// </summary>
     public static Socket Connect(int port, string clientId, ushort keepAlive, string? userName, string? password, TimeSpan timeout)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var state = 0; // 0: handshaking, 1: done, 2: timed out
+        using var watchdog = new Timer(_ =>
         {
-            NoDelay = true,
-            SendTimeout = (int)timeout.TotalMilliseconds,
-            ReceiveTimeout = (int)timeout.TotalMilliseconds,
-        };
+            if (Interlocked.CompareExchange(ref state, 2, 0) == 0) socket.Dispose();
+        }, null, timeout, Timeout.InfiniteTimeSpan);
         try
         {
             socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
@@ -61,7 +63,12 @@ internal static class MqttBenchClients
                 got += n;
             }
             CheckConnAck(clientId, connAck);
+            if (Interlocked.CompareExchange(ref state, 1, 0) != 0) throw new ObjectDisposedException(nameof(socket));
             return socket;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException && Volatile.Read(ref state) == 2)
+        {
+            throw new TimeoutException($"{clientId}: no CONNACK within {timeout.TotalSeconds:0} s.", e);
         }
         catch
         {
