@@ -60,8 +60,9 @@ public sealed class PostgresServer
     /// Removes the private server folders (<c>campus-pg-*</c> under <paramref name="tempRoot"/>) that test
     /// processes which died could not delete: the exit guard stops their server but deletes nothing. A
     /// folder goes only when its server is not running (no <c>data/postmaster.pid</c>, or its process is
-    /// gone) and nothing in it changed for <paramref name="olderThan"/> (a folder still being set up is
-    /// young). Best effort: a folder that cannot be deleted stays. Returns how many went.
+    /// gone) and the folder itself was created or last changed more than <paramref name="olderThan"/> ago
+    /// (a folder still being set up, before its server wrote its pid file, is young). Best effort: a
+    /// folder that cannot be deleted stays. Returns how many went.
     /// </summary>
     public static int RemoveStaleFolders(string tempRoot, TimeSpan olderThan)
     {
