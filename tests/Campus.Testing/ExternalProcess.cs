@@ -20,6 +20,9 @@ public sealed class ExternalProcess : IAsyncDisposable
 
     public int Id => _process.Id;
     public bool HasExited => _process.HasExited;
+
+    /// <summary>Whether process <paramref name="processId"/> runs (Linux: read from /proc; a zombie has ended).</summary>
+    public static bool IsRunning(int processId) => ExitGuard.StartTime(processId) is not null;
     public int ExitCode => _process.ExitCode;
     public string StandardOutput { get { lock (_gate) return _stdout.ToString(); } }
     public string StandardError { get { lock (_gate) return _stderr.ToString(); } }
@@ -228,7 +231,7 @@ file static class ExitGuard
     }
 
     /// <summary>The process's start time in clock ticks since boot (/proc/PID/stat field 22), or null once it is gone.</summary>
-    private static string? StartTime(int processId)
+    internal static string? StartTime(int processId)
     {
         string stat;
         try

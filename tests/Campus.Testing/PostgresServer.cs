@@ -66,6 +66,8 @@ public sealed class PostgresServer
     /// </summary>
     public static int RemoveStaleFolders(string tempRoot, TimeSpan olderThan)
     {
+        // Whether a server still runs is read from /proc (as the exit guard does); elsewhere nothing goes.
+        if (!OperatingSystem.IsLinux()) return 0;
         var removed = 0;
         foreach (var dir in System.IO.Directory.EnumerateDirectories(tempRoot, FolderPrefix + "*"))
         {
@@ -73,31 +75,15 @@ public sealed class PostgresServer
             {
                 if (DateTime.UtcNow - System.IO.Directory.GetLastWriteTimeUtc(dir) < olderThan) continue;
                 var pidFile = Path.Combine(dir, "data", "postmaster.pid");
-                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) && IsRunning(pid)) continue;
-                System.IO.Directory.Delete(dir, recursive: true);
-                removed++;
+                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+                    && ExternalProcess.IsRunning(pid)) continue;
             }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
+            catch (IOException) { continue; }                 // a pid file this user cannot read: leave the folder
+            catch (UnauthorizedAccessException) { continue; }
+            TempDirectory.Delete(dir);
+            if (!System.IO.Directory.Exists(dir)) removed++;
         }
         return removed;
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false; // no such process
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
     }
 
     private static async Task<PostgresServer> StartSharedAsync()
@@ -143,7 +129,7 @@ public sealed class PostgresServer
                 ? ExternalProcess.RunAsync("runuser", Wrap("pg_ctl", stopArgs))
                 : ExternalProcess.RunAsync("pg_ctl", stopArgs);
             stop.GetAwaiter().GetResult();
-            try { System.IO.Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            TempDirectory.Delete(dir);
         };
         return new PostgresServer(string.Create(CultureInfo.InvariantCulture,
             $"Host=127.0.0.1;Port={port};Username=campus;Database=postgres;Pooling=false"), postmaster, dir);
