@@ -236,21 +236,6 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
 
     protected ISchoolGrain School => GrainFactory.GetGrain<ISchoolGrain>(S.School);
 
-    // The room's reference, kept while the device stays in that room: a reference remembers its grain's
-    // activation, so the report after every reading needs no key string and no directory lookup.
-    private (string School, string Room, IRoomGrain Grain)? _room;
-
-    private IRoomGrain RoomGrain
-    {
-        get
-        {
-            if (_room is { } r && ReferenceEquals(r.School, S.School) && ReferenceEquals(r.Room, S.Room)) return r.Grain;
-            var grain = GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(S.School, S.Room));
-            _room = (S.School, S.Room, grain);
-            return grain;
-        }
-    }
-
     protected Task SignalAsync(AlertSignal signal) => School.Signal(DeviceId, S.Room, signal);
 
     /// <returns>True when presence changed.</returns>
@@ -290,7 +275,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     {
         var live = new DeviceLive(DeviceId, S.Kind, S.Presence.Online, S.PowerW, PendingEnergyDelta + extraDelta, S.Occupied, S.TemperatureC, DoorStateForReport, Now);
         PendingEnergyDelta = 0;
-        await RoomGrain.Report(live);
+        await GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(S.School, S.Room)).Report(live);
         DiscreteChange = false;
         if (_observers.Count > 0)
         {
