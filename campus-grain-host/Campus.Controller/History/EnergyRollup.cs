@@ -94,19 +94,12 @@ internal sealed class EnergyRollup
     }
 
     /// <summary>The time a reading is booked at: the device clock when set and not ahead of the receive time by more than the allowed skew.</summary>
-    public long BookingTimeMs(TelemetryRecord r)
-    {
-        var received = r.ReceivedAt.ToUnixTimeMilliseconds();
-        if (r.DeviceTime is { } deviceTime)
-        {
-            var device = deviceTime.ToUnixTimeMilliseconds();
-            if (device <= received + _maxClockSkewMs)
-            {
-                return device;
-            }
-        }
-        return received;
-    }
+    public long BookingTimeMs(TelemetryRecord r) =>
+        BookingTimeMs(r.DeviceTime?.ToUnixTimeMilliseconds(), r.ReceivedAt.ToUnixTimeMilliseconds());
+
+    /// <summary>The same, from a stored row's device time and receive time (Unix ms).</summary>
+    public long BookingTimeMs(long? deviceTimeMs, long receivedMs) =>
+        deviceTimeMs is { } device && device <= receivedMs + _maxClockSkewMs ? device : receivedMs;
 
     /// <summary>
     /// Adds the reading's increments to <paramref name="batch"/>. <paramref name="previous"/> is the meter's

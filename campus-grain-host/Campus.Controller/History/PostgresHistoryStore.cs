@@ -116,6 +116,20 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         ON CONFLICT (device) DO UPDATE SET boot = EXCLUDED.boot, seq = EXCLUDED.seq, energy_kwh = EXCLUDED.energy_kwh, at_ms = EXCLUDED.at_ms
         """;
 
+    private const string DeleteMeters = "DELETE FROM meter_state WHERE device = ANY(@p0)";
+
+    /// <summary>
+    /// Per meter: its <c>meter_state</c> row, if any, and its stored reading with the highest (boot, seq),
+    /// found backwards on the primary key. Runs before the batch's telemetry is stored, in its transaction.
+    /// </summary>
+    private const string LoadMeters = """
+        SELECT d.device, m.boot, m.seq, m.energy_kwh, m.at_ms, t.boot, t.seq, t.energy_kwh, t.device_time, t.received_at
+        FROM unnest(@devices) AS d(device)
+        LEFT JOIN meter_state m ON m.device = d.device
+        LEFT JOIN LATERAL (SELECT boot, seq, energy_kwh, device_time, received_at FROM telemetry
+            WHERE telemetry.device = d.device AND energy_kwh IS NOT NULL ORDER BY boot DESC, seq DESC LIMIT 1) t ON true
+        """;
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly WriterState[] _writers;
     private readonly int _copyMinRows;
@@ -158,16 +172,22 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
     /// </summary>
     private protected override int WriterCount(HistoryOptions options) => options.Writers > 0 ? options.Writers : 2;
 
-    /// <summary>What one writer loop owns: its connection, its meters' last readings and its batch buffers.</summary>
+    /// <summary>What one writer loop owns: its connection, its meters and its batch buffers.</summary>
     private sealed class WriterState
     {
         public NpgsqlConnection? Connection { get; set; }
-        public Dictionary<string, MeterState> Meters { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, MeterEntry> Meters { get; } = new(StringComparer.Ordinal);
         public RollupBatch Rollup { get; } = new();
         public HashSet<(string, long, long)> Keys { get; } = [];
         public List<TelemetryRecord> Fresh { get; } = [];
         public List<string> MissingMeters { get; } = [];
-        public Dictionary<string, MeterState> LoadedMeters { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, MeterEntry> LoadedMeters { get; } = new(StringComparer.Ordinal);
+        /// <summary>Meters with a new reading in this batch.</summary>
+        public List<MeterEntry> TouchedMeters { get; } = [];
+        public List<MeterEntry> MeterUpserts { get; } = [];
+        public List<string> MeterDeletes { get; } = [];
+        /// <summary>Counts the writer's batches (marks the meters touched by the current one).</summary>
+        public long BatchNumber { get; set; }
         public List<AccessLogEntry> Access { get; } = [];
         /// <summary>The batch's telemetry rows in COPY's binary format.</summary>
         public System.Buffers.ArrayBufferWriter<byte> CopyBuffer { get; } = new(64 * 1024);
@@ -176,6 +196,37 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         public HashSet<(string, long, long)> AccessKeys { get; } = [];
         public List<AlertSnapshot> Alerts { get; } = [];
         public List<AuditEntry> Audit { get; } = [];
+    }
+
+    /// <summary>
+    /// What a writer knows of one meter. Its state (the last reading counted, where the next delta starts)
+    /// is, in the database, either the meter's <c>meter_state</c> row or, when it has none, its stored
+    /// reading with the highest (boot, seq). The writer keeps it that way in every batch's transaction: it
+    /// writes the row only while the state is not that reading (a reading of a new boot whose clock is
+    /// behind was not counted, or a meter whose boot counter was reset counted a lower boot) and deletes
+    /// it once it is again. So in the usual case, readings counted in order, a batch writes no meter row
+    /// at all; and the retention purge keeps each meter's newest reading.
+    /// </summary>
+    private sealed class MeterEntry(string device)
+    {
+        public string Device { get; } = device;
+        public MeterState? State { get; set; }
+        public bool HasTop { get; set; }
+        public uint TopBoot { get; set; }
+        public uint TopSeq { get; set; }
+        /// <summary>Whether <c>meter_state</c> holds <see cref="State"/>.</summary>
+        public bool HasRow { get; set; }
+        public long TouchedIn { get; set; } = -1;
+
+        public bool StateIsTop => HasTop && State is { } s && s.Boot == TopBoot && s.Seq == TopSeq;
+
+        public void See(uint boot, uint seq)
+        {
+            if (!HasTop || boot > TopBoot || (boot == TopBoot && seq > TopSeq))
+            {
+                (HasTop, TopBoot, TopSeq) = (true, boot, seq);
+            }
+        }
     }
 
     protected override async ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
@@ -255,7 +306,13 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
 
     protected override string PurgeSql(PurgeTable table) => table switch
     {
-        PurgeTable.Telemetry => "DELETE FROM telemetry WHERE ctid = ANY (ARRAY(SELECT ctid FROM telemetry WHERE received_at < @before LIMIT @limit))",
+        // Each meter's newest reading stays: it can be the meter's state (see MeterEntry).
+        PurgeTable.Telemetry => """
+            DELETE FROM telemetry WHERE ctid = ANY (ARRAY(SELECT t.ctid FROM telemetry t WHERE t.received_at < @before
+                AND (t.energy_kwh IS NULL OR EXISTS (SELECT 1 FROM telemetry n
+                    WHERE n.device = t.device AND (n.boot, n.seq) > (t.boot, t.seq) AND n.energy_kwh IS NOT NULL))
+                LIMIT @limit))
+            """,
         PurgeTable.AccessLog => "DELETE FROM access_log WHERE id IN (SELECT id FROM access_log WHERE occurred_at < @before ORDER BY occurred_at LIMIT @limit)",
         PurgeTable.AlertHistory => "DELETE FROM alert_history WHERE id IN (SELECT id FROM alert_history WHERE changed_at < @before ORDER BY changed_at LIMIT @limit)",
         _ => "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < @before ORDER BY at LIMIT @limit)",
@@ -286,9 +343,9 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
     }
 
     /// <summary>
-    /// Two round trips per batch. First: BEGIN, the telemetry insert (RETURNING the new keys), the meter
-    /// states not cached yet, the access insert (RETURNING its new keys), alerts and audit rows. Then the
-    /// rollups are computed here, and the second trip upserts them with the meter states and COMMITs.
+    /// Two round trips per batch. First: BEGIN, the meters not cached yet, the telemetry insert (RETURNING
+    /// the new keys), the access insert (RETURNING its new keys), alerts and audit rows. Then the rollups
+    /// are computed here, and the second trip upserts them with the meter rows that changed and COMMITs.
     /// </summary>
     protected override async Task CommitBatchAsync(int writer, List<WriteItem> batch, CancellationToken cancellationToken)
     {
@@ -296,6 +353,8 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         w.Connection ??= await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         var conn = w.Connection;
         w.Rollup.Clear();
+        w.BatchNumber++;
+        w.LoadedMeters.Clear();
         SplitBatch(w, batch);
 
         var copied = _copyMinRows > 0 && w.Fresh.Count >= _copyMinRows && Time.GetUtcNow() >= w.CopyAgainAt
@@ -304,18 +363,14 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         {
             if (!copied)
             {
+                // The meters are read before the batch's own rows are stored (the COPY path read them first).
                 first.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+                AddLoadMeters(first, w);
             }
             if (w.Fresh.Count > 0 && !copied)
             {
                 var cmd = new NpgsqlBatchCommand(InsertTelemetry);
                 AddTelemetryArrays(cmd.Parameters, w.Fresh);
-                first.BatchCommands.Add(cmd);
-            }
-            if (w.MissingMeters.Count > 0)
-            {
-                var cmd = new NpgsqlBatchCommand("SELECT device, boot, seq, energy_kwh, at_ms FROM meter_state WHERE device = ANY(@devices)");
-                cmd.Parameters.AddWithValue("devices", NpgsqlDbType.Array | NpgsqlDbType.Text, w.MissingMeters.ToArray());
                 first.BatchCommands.Add(cmd);
             }
             if (w.Access.Count > 0)
@@ -331,7 +386,6 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
                 first.BatchCommands.Add(AuditCommand(w.Audit));
             }
             w.Keys.Clear();
-            w.LoadedMeters.Clear();
             w.AccessKeys.Clear();
             if (copied)
             {
@@ -352,40 +406,93 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         // completed the read (inline socket completions).
         await Task.Yield();
         SetOutcomes(w, batch);
+        ChooseMeterRows(w);
 
         await using (var second = new NpgsqlBatch(conn))
         {
             AddBuckets(second, "energy_hourly", w.Rollup.Hourly);
             AddBuckets(second, "energy_daily", w.Rollup.Daily);
-            AddMeterStates(second, w.Rollup);
+            AddMeterRows(second, w);
             second.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
             await second.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-        foreach (var (device, state) in w.Rollup.MeterStates)
+    }
+
+    /// <summary>The meters this batch needs and the writer has not cached yet (see <see cref="LoadMeters"/>).</summary>
+    private static void AddLoadMeters(NpgsqlBatch batch, WriterState w)
+    {
+        if (w.MissingMeters.Count > 0)
         {
-            w.Meters[device] = state;
+            var cmd = new NpgsqlBatchCommand(LoadMeters);
+            cmd.Parameters.AddWithValue("devices", NpgsqlDbType.Array | NpgsqlDbType.Text, w.MissingMeters.ToArray());
+            batch.BatchCommands.Add(cmd);
         }
     }
 
-    /// <summary>Runs the first trip and reads what it returns: new telemetry keys, stored meter states, new access keys.</summary>
-    private static async Task ReadFirstAsync(NpgsqlBatch first, WriterState w, bool copied, CancellationToken cancellationToken)
+    /// <summary>Reads the result of <see cref="LoadMeters"/>: a meter's row wins, else its newest reading is its state.</summary>
+    private async Task ReadMetersAsync(NpgsqlDataReader r, WriterState w, CancellationToken cancellationToken)
+    {
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var meter = new MeterEntry(r.GetString(0));
+            if (!r.IsDBNull(5))
+            {
+                meter.See((uint)r.GetInt64(5), (uint)r.GetInt64(6));
+                long? deviceTime = r.IsDBNull(8) ? null : r.GetInt64(8);
+                meter.State = new MeterState(meter.TopBoot, meter.TopSeq, r.GetDouble(7), Rollup.BookingTimeMs(deviceTime, r.GetInt64(9)));
+            }
+            if (!r.IsDBNull(1))
+            {
+                meter.State = new MeterState((uint)r.GetInt64(1), (uint)r.GetInt64(2), r.GetDouble(3), r.GetInt64(4));
+                meter.HasRow = true;
+            }
+            w.LoadedMeters[meter.Device] = meter;
+        }
+    }
+
+    /// <summary>
+    /// Per meter with a new reading in the batch: its row is written when its state is not its newest
+    /// reading and the row does not hold it yet, and deleted when its state is that reading again.
+    /// </summary>
+    private static void ChooseMeterRows(WriterState w)
+    {
+        w.MeterUpserts.Clear();
+        w.MeterDeletes.Clear();
+        foreach (var meter in w.TouchedMeters)
+        {
+            if (meter.StateIsTop)
+            {
+                if (meter.HasRow)
+                {
+                    w.MeterDeletes.Add(meter.Device);
+                    meter.HasRow = false;
+                }
+            }
+            else if (meter.State is not null && (!meter.HasRow || w.Rollup.MeterStates.ContainsKey(meter.Device)))
+            {
+                w.MeterUpserts.Add(meter);
+                meter.HasRow = true;
+            }
+        }
+        w.TouchedMeters.Clear();
+    }
+
+    /// <summary>Runs the first trip and reads what it returns: stored meters, new telemetry keys, new access keys.</summary>
+    private async Task ReadFirstAsync(NpgsqlBatch first, WriterState w, bool copied, CancellationToken cancellationToken)
     {
         // Statements without rows (BEGIN, plain INSERT) yield no result set: the reader skips them.
         await using var r = await first.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var more = true;
-        if (w.Fresh.Count > 0 && !copied)
+        if (w.MissingMeters.Count > 0 && !copied)
+        {
+            await ReadMetersAsync(r, w, cancellationToken).ConfigureAwait(false);
+            more = await r.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (w.Fresh.Count > 0 && !copied && more)
         {
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 w.Keys.Add((r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
-            }
-            more = await r.NextResultAsync(cancellationToken).ConfigureAwait(false);
-        }
-        if (w.MissingMeters.Count > 0 && more)
-        {
-            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                w.LoadedMeters[r.GetString(0)] = new MeterState((uint)r.GetInt64(1), (uint)r.GetInt64(2), r.GetDouble(3), r.GetInt64(4));
             }
             more = await r.NextResultAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -414,9 +521,15 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
     /// </summary>
     private async Task<bool> TryCopyTelemetryAsync(WriterState w, NpgsqlConnection conn, CancellationToken cancellationToken)
     {
-        await using (var begin = new NpgsqlCommand("BEGIN", conn))
+        await using (var begin = new NpgsqlBatch(conn))
         {
-            await begin.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            begin.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            AddLoadMeters(begin, w);
+            await using var r = await begin.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (w.MissingMeters.Count > 0)
+            {
+                await ReadMetersAsync(r, w, cancellationToken).ConfigureAwait(false);
+            }
         }
         try
         {
@@ -436,6 +549,8 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
             {
                 await rollback.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
+            // The INSERT path reads them again, in its own transaction.
+            w.LoadedMeters.Clear();
             w.CopyAgainAt = Time.GetUtcNow() + CopyPause;
             Interlocked.Increment(ref _copyFallbacks);
             CopyFallbacks.Add(1);
@@ -501,14 +616,18 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
                         break;
                     }
                     item.Outcome = AppendResult.Inserted;
-                    MeterState? previous = null;
-                    if (r.EnergyKwh is not null)
+                    if (r.EnergyKwh is null)
                     {
-                        previous = w.Rollup.MeterStates.TryGetValue(r.DeviceId, out var s) ? s
-                            : w.Meters.TryGetValue(r.DeviceId, out s) ? s
-                            : w.LoadedMeters.TryGetValue(r.DeviceId, out s) ? s : null;
+                        Rollup.Apply(r, null, GetSchoolProfile(r.SchoolId), w.Rollup);
+                        break;
                     }
-                    Rollup.Apply(r, previous, GetSchoolProfile(r.SchoolId), w.Rollup);
+                    var meter = TouchMeter(w, r.DeviceId);
+                    meter.See(r.Boot, r.Seq);
+                    Rollup.Apply(r, meter.State, GetSchoolProfile(r.SchoolId), w.Rollup);
+                    if (w.Rollup.MeterStates.TryGetValue(r.DeviceId, out var state))
+                    {
+                        meter.State = state;
+                    }
                     break;
                 case WriteKind.Access:
                     var e = item.Access;
@@ -519,6 +638,28 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// The writer's entry of a meter with a new reading in this batch: cached, loaded by this batch or new.
+    /// Changed before the batch commits: a failed commit drops every cached entry (<see cref="OnCommitFailed"/>).
+    /// </summary>
+    private static MeterEntry TouchMeter(WriterState w, string device)
+    {
+        if (!w.Meters.TryGetValue(device, out var meter))
+        {
+            if (!w.LoadedMeters.TryGetValue(device, out meter))
+            {
+                meter = new MeterEntry(device);
+            }
+            w.Meters.Add(device, meter);
+        }
+        if (meter.TouchedIn != w.BatchNumber)
+        {
+            meter.TouchedIn = w.BatchNumber;
+            w.TouchedMeters.Add(meter);
+        }
+        return meter;
     }
 
     /// <summary>One array per column: the whole batch goes as one statement, whatever its size.</summary>
@@ -634,9 +775,15 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         return cmd;
     }
 
-    private static void AddMeterStates(NpgsqlBatch batch, RollupBatch rollup)
+    private static void AddMeterRows(NpgsqlBatch batch, WriterState w)
     {
-        var n = rollup.MeterStates.Count;
+        if (w.MeterDeletes.Count > 0)
+        {
+            var delete = new NpgsqlBatchCommand(DeleteMeters);
+            delete.Parameters.AddWithValue("p0", NpgsqlDbType.Array | NpgsqlDbType.Text, w.MeterDeletes.ToArray());
+            batch.BatchCommands.Add(delete);
+        }
+        var n = w.MeterUpserts.Count;
         if (n == 0)
         {
             return;
@@ -646,15 +793,15 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         var seqs = new long[n];
         var kwh = new double[n];
         var at = new long[n];
-        var i = 0;
-        foreach (var (device, s) in rollup.MeterStates)
+        for (var i = 0; i < n; i++)
         {
-            devices[i] = device;
+            var meter = w.MeterUpserts[i];
+            var s = meter.State!.Value;
+            devices[i] = meter.Device;
             boots[i] = s.Boot;
             seqs[i] = s.Seq;
             kwh[i] = s.EnergyKwh;
             at[i] = s.AtMs;
-            i++;
         }
         var cmd = new NpgsqlBatchCommand(UpsertMeters);
         cmd.Parameters.AddWithValue("p0", NpgsqlDbType.Array | NpgsqlDbType.Text, devices);

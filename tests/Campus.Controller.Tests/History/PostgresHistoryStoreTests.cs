@@ -63,6 +63,109 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
             await ScalarAsync<string>(database, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'meter_state'"));
     }
 
+    private protected override bool PurgeKeepsEachMetersNewestReading => true;
+
+    private static Task<long> MeterRowsAsync(string database) => ScalarAsync<long>(database, "SELECT COUNT(*) FROM meter_state");
+
+    private static Task<string> MeterRowAsync(string database, string device) =>
+        ScalarAsync<string>(database, $"SELECT format('%s/%s/%s', boot, seq, energy_kwh) FROM meter_state WHERE device = '{device}'");
+
+    private async Task<double> RoomEnergyAsync(IHistoryStore store, string room) =>
+        (await store.GetEnergySeriesAsync(new EnergySeriesQuery(EnergyTarget.Room("s01", room), EnergyGranularity.Day, new(2026, 11, 25), new(2026, 11, 25))))
+            .Points.Sum(p => p.EnergyKwh);
+
+    [Fact]
+    public async Task Readings_counted_in_order_write_no_meter_row_and_a_new_store_resumes_from_the_newest_reading()
+    {
+        var (store, database) = await NewStoreAsync();
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var t0 = Epoch.AddHours(9);
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10));
+        await store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(10), 12));
+        // A reading without a counter is not the meter's state.
+        await store.AppendAsync(Meter("s01", "r1", "m1", 3, t0.AddMinutes(15), null, powerW: 500));
+        Assert.Equal(0L, await MeterRowsAsync(database));
+        await store.DisposeAsync();
+
+        var second = await OpenStoreAsync(database);
+        await second.AppendAsync(Meter("s01", "r1", "m1", 4, t0.AddMinutes(20), 15));
+        Assert.Equal(5.0, await RoomEnergyAsync(second, "r1"), 9);
+        Assert.Equal(0L, await MeterRowsAsync(database));
+    }
+
+    [Fact]
+    public async Task A_new_boot_whose_clock_is_behind_keeps_the_counted_reading_in_a_meter_row_across_a_restart()
+    {
+        var (store, database) = await NewStoreAsync();
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var t0 = Epoch.AddHours(9);
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(60), 10));
+        await store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(70), 12));
+        // Boot 2 with its clock behind: not newer than the last reading, so not counted; the state stays boot 1 seq 2.
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(30), 20, boot: 2));
+        Assert.Equal("1/2/12", await MeterRowAsync(database, "m1"));
+        await store.DisposeAsync();
+
+        var second = await OpenStoreAsync(database);
+        // Counted from 12 kWh (boot 1 seq 2), not from boot 2's 20 kWh.
+        await second.AppendAsync(Meter("s01", "r1", "m1", 3, t0.AddMinutes(80), 13));
+        Assert.Equal(3.0, await RoomEnergyAsync(second, "r1"), 9);
+        Assert.Equal("1/3/13", await MeterRowAsync(database, "m1"));
+        // Boot 2 again, its clock now set: counted, and it is the newest reading, so the row goes.
+        await second.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(90), 21, boot: 2));
+        Assert.Equal(11.0, await RoomEnergyAsync(second, "r1"), 9);
+        Assert.Equal(0L, await MeterRowsAsync(database));
+        await second.DisposeAsync();
+
+        var third = await OpenStoreAsync(database);
+        await third.AppendAsync(Meter("s01", "r1", "m1", 3, t0.AddMinutes(100), 22, boot: 2));
+        Assert.Equal(12.0, await RoomEnergyAsync(third, "r1"), 9);
+    }
+
+    [Fact]
+    public async Task A_meter_whose_boot_counter_went_back_keeps_its_state_in_a_meter_row_across_a_restart()
+    {
+        var (store, database) = await NewStoreAsync();
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var t0 = Epoch.AddHours(9);
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10, boot: 5));
+        // Its stored boot counter was erased: boot 1, later in time, is counted though (5, 1) stays the highest key.
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(10), 12, boot: 1));
+        Assert.Equal("1/1/12", await MeterRowAsync(database, "m1"));
+        await store.DisposeAsync();
+
+        var second = await OpenStoreAsync(database);
+        await second.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(20), 15, boot: 1));
+        Assert.Equal(5.0, await RoomEnergyAsync(second, "r1"), 9);
+        Assert.Equal("1/2/15", await MeterRowAsync(database, "m1"));
+    }
+
+    [Fact]
+    public async Task The_purge_keeps_each_meters_newest_reading_so_a_new_store_resumes_its_counter()
+    {
+        var (store, database) = await NewStoreAsync(o => o.Retention.Telemetry = TimeSpan.FromDays(90));
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var old = Epoch.AddDays(-100);
+        for (var i = 0; i < 3; i++)
+        {
+            await store.AppendAsync(Meter("s01", "r1", "m1", (uint)(i + 1), old.AddMinutes(i), 10 + i));
+            // Readings without a counter (another device, and this meter's last one) all go.
+            await store.AppendAsync(Meter("s01", "r1", "n1", (uint)(i + 1), old.AddMinutes(i), null, powerW: 5));
+        }
+        await store.AppendAsync(Meter("s01", "r1", "m1", 4, old.AddMinutes(5), null, powerW: 5));
+
+        Assert.Equal(6, (await store.PurgeAsync()).Telemetry);
+        Assert.Equal(3u, Assert.Single((await store.GetTelemetryAsync(new TelemetryQuery("s01", "m1", old.AddDays(-1), Epoch))).Items).Record.Seq);
+        Assert.Empty((await store.GetTelemetryAsync(new TelemetryQuery("s01", "n1", old.AddDays(-1), Epoch))).Items);
+        await store.DisposeAsync();
+
+        var second = await OpenStoreAsync(database, o => o.Retention.Telemetry = TimeSpan.FromDays(90));
+        await second.AppendAsync(Meter("s01", "r1", "m1", 5, Epoch.AddHours(9), 20));
+        Assert.Equal(8.0, await RoomEnergyAsync(second, "r1"), 9);
+        // Once a newer reading is stored, the kept one goes with the next purge.
+        Assert.Equal(1, (await second.PurgeAsync()).Telemetry);
+    }
+
     [Fact]
     public async Task The_audit_log_refuses_updates()
     {
