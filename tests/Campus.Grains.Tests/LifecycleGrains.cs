@@ -186,3 +186,39 @@ public sealed class SleepyGrain(Probe probe) : Grain, ISleepyGrain
         return Task.CompletedTask;
     }
 }
+
+public interface IBulkyGrain : IGrainWithStringKey
+{
+    Task<int> ActivationNumber();
+}
+
+/// <summary>A grain with a large state and a timer, whose instances the probe watches weakly.</summary>
+[CollectionAgeLimit(Minutes = 2)]
+public sealed class BulkyGrain(Probe probe) : Grain, IBulkyGrain
+{
+    private readonly byte[] _state = new byte[1 << 20];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyString();
+        _state[0] = (byte)probe.Activations.AddOrUpdate(key, 1, (_, n) => n + 1);
+        probe.Track(key, this);
+        // The timer's callback holds the grain; it never fires in the test, and it must not keep the grain alive.
+        RegisterGrainTimer(static (self, _) => self.OnTick(), this, TimeSpan.FromDays(1), TimeSpan.FromDays(1));
+        return Task.CompletedTask;
+    }
+
+    private Task OnTick()
+    {
+        probe.Log(this.GetPrimaryKeyString(), "tick");
+        return Task.CompletedTask;
+    }
+
+    public Task<int> ActivationNumber() => Task.FromResult((int)_state[0]);
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        probe.Deactivations.AddOrUpdate(this.GetPrimaryKeyString(), 1, (_, n) => n + 1);
+        return Task.CompletedTask;
+    }
+}

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Campus.Grains.Storage;
 using Campus.Grains.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -56,6 +57,44 @@ public sealed class LifecycleTests
         Assert.Equal(2, _probe.Activations[key]);
         Assert.Equal("meter", snapshot.Name);
         Assert.Equal([4.5], snapshot.Values);
+    }
+
+    [Fact]
+    public async Task A_collected_activation_lets_go_of_its_grain_object_while_a_reference_to_the_grain_is_still_held()
+    {
+        await using var runtime = await StartAsync();
+        var key = Keys.New("bulky");
+        var grain = runtime.GrainFactory.GetGrain<IBulkyGrain>(key);
+        var first = await FirstActivationAsync(grain, key);
+
+        // [CollectionAgeLimit(Minutes = 2)]: collected on the collector's tick after 3 idle minutes.
+        await AdvanceUntilAsync(20, () => _probe.Deactivations.GetValueOrDefault(key) == 1, "the idle grain was deactivated");
+        await Poll.UntilAsync(() => runtime.ActivationCount == 0, "the activation left the directory");
+
+        // The reference in `grain` (used below, so still held) points at the collected activation;
+        // that must not keep the grain object, its state and its timer reachable.
+        await Poll.UntilAsync(() =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            return !first.IsAlive;
+        }, "the collected activation's grain object was garbage-collected", TimeSpan.FromSeconds(10));
+
+        // The same reference reaches a new activation, whose grain object is alive.
+        Assert.Equal(2, await grain.ActivationNumber());
+        var instances = _probe.Instances[key].ToArray();
+        Assert.Equal(2, instances.Length);
+        Assert.True(instances[1].IsAlive);
+        Assert.Equal(1, _probe.Deactivations[key]);
+    }
+
+    /// <summary>Activates the grain outside the test's own frame, so no local of the test holds anything of that activation.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private async Task<WeakReference> FirstActivationAsync(IBulkyGrain grain, string key)
+    {
+        Assert.Equal(1, await grain.ActivationNumber());
+        return Assert.Single(_probe.Instances[key]);
     }
 
     [Fact]
@@ -300,6 +339,39 @@ public sealed class LifecycleTests
 
         Assert.All(await Task.WhenAll(queued), n => Assert.Equal(2, n));
         Assert.Equal(1, _probe.Deactivations[key]);
+    }
+
+    [Fact]
+    public async Task Calls_racing_with_deactivation_through_held_references_all_reach_an_activation()
+    {
+        await using var runtime = await StartAsync();
+        var key = Keys.New("sleepy");
+        var grain = runtime.GrainFactory.GetGrain<ISleepyGrain>(key);
+        Assert.Equal(1, await grain.ActivationNumber());
+
+        // Callers on pool threads share one reference (which caches the activation) while another
+        // keeps deactivating the grain: each call runs inline, is queued, or follows the grain to its next activation.
+        using var stop = new CancellationTokenSource();
+        var sleeper = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested) await grain.SleepAfter(TimeSpan.Zero);
+        });
+        var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var seen = new List<int>();
+            for (var i = 0; i < 2000; i++) seen.Add(await grain.ActivationNumber());
+            return seen;
+        })).ToArray();
+        var results = await Task.WhenAll(callers);
+        await stop.CancelAsync();
+        await sleeper;
+
+        // Activations are numbered in order and only one lives at a time: a caller never goes back to an old one.
+        Assert.All(results, seen => Assert.Equal(seen.Order(), seen));
+        var last = await grain.ActivationNumber();
+        Assert.True(last > 2, $"only {last} activations");
+        Assert.Equal(last, _probe.Activations[key]);
+        Assert.Equal(last - 1, _probe.Deactivations[key]);
     }
 
     [Fact]

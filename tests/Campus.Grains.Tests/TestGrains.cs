@@ -22,6 +22,11 @@ public sealed class Probe
 
     public void Log(string key, string what) => Events.GetOrAdd(key, _ => new ConcurrentQueue<string>()).Enqueue(what);
     public string[] EventsOf(string key) => Events.TryGetValue(key, out var q) ? q.ToArray() : [];
+
+    /// <summary>Grain objects by key, held weakly: whether the runtime still keeps them is for the test to see.</summary>
+    public ConcurrentDictionary<string, ConcurrentQueue<WeakReference>> Instances { get; } = new();
+
+    public void Track(string key, object instance) => Instances.GetOrAdd(key, _ => new ConcurrentQueue<WeakReference>()).Enqueue(new WeakReference(instance));
 }
 
 public sealed class CounterGrain(Probe probe) : Grain, ICounterGrain

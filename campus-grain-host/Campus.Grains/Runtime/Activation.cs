@@ -40,7 +40,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     internal readonly GrainId Id;
     internal readonly GrainClassInfo? Class;   // null for observer targets
     private readonly Lock _gate = new();
-    private object? _grain;
+    private object? _grain;                     // null again once the activation is invalid
     private volatile ActivationState _state;
     private bool _executing;                    // a thread is running code of this activation
     // The lock-free fast path. 1: quiet (valid, idle, nothing queued): an outside caller may take the
@@ -367,6 +367,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
                 _state = ActivationState.Invalid;
                 _activeRequests--;
                 failed = DrainRequests();
+                ReleaseGrain();
             }
             Runtime.RemoveFromDirectory(this);
             StopTimers();
@@ -424,6 +425,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         {
             _state = ActivationState.Invalid;
             moved = DrainRequests();
+            ReleaseGrain();
         }
         Runtime.RemoveFromDirectory(this);
         if (Class is not null) Runtime.Metrics.Deactivated();
@@ -437,6 +439,21 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         while (_interleaved is { Count: > 0 } i) list.Add(i.Dequeue());
         while (_requests is { Count: > 0 } q) list.Add(q.Dequeue());
         return list;
+    }
+
+    // Must hold _gate, with the state just set to Invalid. References hand out this activation and
+    // keep it until their next call re-resolves, so it must not keep the grain object (and all its
+    // state) reachable. Nothing can use the grain any more: requests and timer ticks start only on a
+    // valid activation, the inline path opens only on a valid one, and no request is running (deactivation
+    // waited for them). A call racing with this finds the activation invalid, or its Enqueue refused,
+    // and goes to a new activation. Continuations of the old grain's code still posted here carry
+    // their own references to it. (StopTimers drops the timers, whose callbacks hold the grain.)
+    private void ReleaseGrain()
+    {
+        _grain = null;
+        _requests = null;
+        _interleaved = null;
+        if (_segments is { Count: 0 }) _segments = null;
     }
 
     // ---------------------------------------------------------------- grain API support
@@ -495,7 +512,7 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
         {
             if (_timers is null) return;
             timers = [.. _timers];
-            _timers.Clear();
+            _timers = null;
         }
         foreach (var t in timers) t.Dispose();
     }
