@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Campus.Grains.Storage;
 
@@ -9,21 +8,51 @@ namespace Campus.Grains.Storage;
 /// Grain state in PostgreSQL: one row per (grain type, key, state name), a version number as etag,
 /// a jsonb payload. The table is created when missing.
 /// </summary>
-internal sealed class PostgresGrainStorage(NpgsqlDataSource dataSource, GrainStorageOptions options) : IGrainStorage
+/// <remarks>
+/// Writes are coalesced: a caller queues its write and awaits its own outcome, and one writer loop on
+/// a connection of its own (opened from the data source once, kept open, reopened after a failure)
+/// sends whatever is queued, up to <see cref="MaxBatchSize"/> writes, in one round trip: a multi-row
+/// INSERT for writes without an etag and a multi-row UPDATE for writes with one, in one implicit
+/// transaction. Device grains checkpoint their state every few seconds; one statement per write on a
+/// pooled connection rotated the writes through every idle connection of the pool (a startup burst
+/// of state reads grows it to about 100), so each write woke a cold server process. Reads and clears
+/// still use pooled connections.
+/// </remarks>
+internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable, IDisposable
 {
-    private readonly PostgresSchema _schema = new(dataSource);
+    /// <summary>Writes sent in one round trip at most.</summary>
+    internal const int MaxBatchSize = 256;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly GrainStorageOptions _options;
+    private readonly PostgresSchema _schema;
+    private readonly PostgresStateWriter _writer;
+
+    public PostgresGrainStorage(NpgsqlDataSource dataSource, GrainStorageOptions options, int maxBatchSize = MaxBatchSize)
+    {
+        _dataSource = dataSource;
+        _options = options;
+        _schema = new PostgresSchema(dataSource);
+        _writer = new PostgresStateWriter(dataSource, maxBatchSize);
+    }
+
+    /// <summary>Round trips the writer loop made (a batch retried write by write counts once).</summary>
+    internal long Batches => _writer.Batches;
+
+    /// <summary>Batches the server refused and that were retried write by write.</summary>
+    internal long BatchesRetriedOneByOne => _writer.BatchesRetriedOneByOne;
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         await _schema.EnsureAsync().ConfigureAwait(false);
-        await using var cmd = dataSource.CreateCommand(
+        await using var cmd = _dataSource.CreateCommand(
             "SELECT version, payload::text FROM grain_state WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3");
         Bind(cmd, stateName, grainId);
         await using var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
         if (await reader.ReadAsync().ConfigureAwait(false))
         {
             grainState.ETag = reader.GetInt64(0).ToString(CultureInfo.InvariantCulture);
-            grainState.State = JsonSerializer.Deserialize<T>(reader.GetString(1), options.SerializerOptions)!;
+            grainState.State = JsonSerializer.Deserialize<T>(reader.GetString(1), _options.SerializerOptions)!;
             grainState.RecordExists = true;
         }
         else
@@ -37,20 +66,10 @@ internal sealed class PostgresGrainStorage(NpgsqlDataSource dataSource, GrainSto
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         await _schema.EnsureAsync().ConfigureAwait(false);
-        var json = JsonSerializer.Serialize(grainState.State, options.SerializerOptions);
+        var json = JsonSerializer.Serialize(grainState.State, _options.SerializerOptions);
         long? expected = grainState.ETag is null ? null : SqliteGrainStorage.ParseEtag(grainState.ETag, stateName, grainId);
-        await using (var cmd = dataSource.CreateCommand(expected is null
-            ? "INSERT INTO grain_state (grain_type, grain_key, state_name, version, payload, modified_utc) " +
-              "VALUES ($1, $2, $3, 1, $4, now()) ON CONFLICT DO NOTHING"
-            : "UPDATE grain_state SET version = version + 1, payload = $4, modified_utc = now() " +
-              "WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3 AND version = $5"))
-        {
-            Bind(cmd, stateName, grainId);
-            cmd.Parameters.Add(new NpgsqlParameter { Value = json, NpgsqlDbType = NpgsqlDbType.Jsonb });
-            if (expected is { } v) cmd.Parameters.Add(new NpgsqlParameter { Value = v });
-            if (await cmd.ExecuteNonQueryAsync().ConfigureAwait(false) != 1)
-                throw InconsistentStateException.For("Write", stateName, grainId, await StoredEtagAsync(stateName, grainId).ConfigureAwait(false), grainState.ETag);
-        }
+        if (!await _writer.WriteAsync(grainId.Type, grainId.Key, stateName, json, expected).ConfigureAwait(false))
+            throw InconsistentStateException.For("Write", stateName, grainId, await StoredEtagAsync(stateName, grainId).ConfigureAwait(false), grainState.ETag);
         var newVersion = (expected ?? 0) + 1;
         grainState.ETag = newVersion.ToString(CultureInfo.InvariantCulture);
         grainState.RecordExists = true;
@@ -66,7 +85,7 @@ internal sealed class PostgresGrainStorage(NpgsqlDataSource dataSource, GrainSto
         }
         else
         {
-            await using var cmd = dataSource.CreateCommand(
+            await using var cmd = _dataSource.CreateCommand(
                 "DELETE FROM grain_state WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3 AND version = $4");
             Bind(cmd, stateName, grainId);
             cmd.Parameters.Add(new NpgsqlParameter { Value = SqliteGrainStorage.ParseEtag(grainState.ETag, stateName, grainId) });
@@ -80,10 +99,15 @@ internal sealed class PostgresGrainStorage(NpgsqlDataSource dataSource, GrainSto
 
     private async Task<string?> StoredEtagAsync(string stateName, GrainId grainId)
     {
-        await using var cmd = dataSource.CreateCommand("SELECT version FROM grain_state WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3");
+        await using var cmd = _dataSource.CreateCommand("SELECT version FROM grain_state WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3");
         Bind(cmd, stateName, grainId);
         return await cmd.ExecuteScalarAsync().ConfigureAwait(false) is long v ? v.ToString(CultureInfo.InvariantCulture) : null;
     }
+
+    /// <summary>Completes or fails the queued writes, then closes the writer connection.</summary>
+    public ValueTask DisposeAsync() => _writer.DisposeAsync();
+
+    public void Dispose() => _writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private static void Bind(NpgsqlCommand cmd, string stateName, GrainId grainId)
     {
