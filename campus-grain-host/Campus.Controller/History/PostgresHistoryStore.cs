@@ -83,8 +83,8 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
             // default an insert-triggered vacuum runs after 1,000 + 20% more rows, so a young, fast-filling
             // table is scanned again and again; here after a million + 20% more rows (PostgreSQL 13+).
             "ALTER TABLE telemetry SET (autovacuum_vacuum_insert_threshold = 1000000)",
-            // Every batch updates each meter's row: leave room on its page for the new version, so the
-            // update stays on the page and touches no index (a HOT update).
+            // A meter's row, when it has one, is updated in place: leave room on its page for the new
+            // version, so the update stays on the page and touches no index (a HOT update).
             "ALTER TABLE meter_state SET (fillfactor = 50)",
         ],
     ];
@@ -306,24 +306,77 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
 
     protected override string PurgeSql(PurgeTable table) => table switch
     {
-        // Each meter's newest reading stays: it can be the meter's state (see MeterEntry).
-        PurgeTable.Telemetry => """
-            DELETE FROM telemetry WHERE ctid = ANY (ARRAY(SELECT t.ctid FROM telemetry t WHERE t.received_at < @before
-                AND (t.energy_kwh IS NULL OR EXISTS (SELECT 1 FROM telemetry n
-                    WHERE n.device = t.device AND (n.boot, n.seq) > (t.boot, t.seq) AND n.energy_kwh IS NOT NULL))
-                LIMIT @limit))
-            """,
+        // Telemetry has its own loop (PurgeTableAsync below): each meter's newest reading stays.
+        PurgeTable.Telemetry => throw new InvalidOperationException("Telemetry is purged by PurgeTableAsync."),
         PurgeTable.AccessLog => "DELETE FROM access_log WHERE id IN (SELECT id FROM access_log WHERE occurred_at < @before ORDER BY occurred_at LIMIT @limit)",
         PurgeTable.AlertHistory => "DELETE FROM alert_history WHERE id IN (SELECT id FROM alert_history WHERE changed_at < @before ORDER BY changed_at LIMIT @limit)",
         _ => "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < @before ORDER BY at LIMIT @limit)",
     };
 
+    /// <summary>
+    /// One chunk of old telemetry: up to <c>@limit</c> old rows not kept before in this purge, found by the
+    /// BRIN index or the table scan alone (with a per-row check in the same scan, the planner chose to
+    /// walk the whole (device, received_at) index once half the table was old); then, per meter among
+    /// them, its newest reading with a counter (one backward probe of the primary key), which stays: it
+    /// can be the meter's state (see MeterEntry). Returns the rows looked at, the rows deleted and the
+    /// kept rows, which the next chunks skip.
+    /// </summary>
+    private const string PurgeTelemetryChunk = """
+        WITH c AS MATERIALIZED (
+            SELECT ctid, device, boot, seq, energy_kwh IS NOT NULL AS counted FROM telemetry
+            WHERE received_at < @before AND ctid <> ALL(CAST(@kept AS tid[])) LIMIT @limit),
+        newest AS MATERIALIZED (
+            SELECT d.device, n.boot, n.seq FROM (SELECT DISTINCT device FROM c WHERE counted) d
+            CROSS JOIN LATERAL (SELECT boot, seq FROM telemetry t WHERE t.device = d.device AND t.energy_kwh IS NOT NULL
+                ORDER BY boot DESC, seq DESC LIMIT 1) n),
+        keep AS MATERIALIZED (
+            SELECT c.ctid FROM c JOIN newest n ON n.device = c.device AND n.boot = c.boot AND n.seq = c.seq),
+        gone AS (
+            DELETE FROM telemetry WHERE ctid = ANY (ARRAY(SELECT c.ctid FROM c LEFT JOIN keep k ON k.ctid = c.ctid WHERE k.ctid IS NULL))
+            RETURNING 1)
+        SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM gone), ARRAY(SELECT ctid::text FROM keep)
+        """;
+
+    /// <summary>
+    /// Telemetry: chunk after chunk (each its own statement) until a chunk finds fewer rows than it may
+    /// take. Kept rows are skipped by the next chunks, so every chunk looks at new rows and the loop ends.
+    /// </summary>
+    protected override async Task<long> PurgeTableAsync(PurgeTable table, long olderThanMs, int chunkSize, CancellationToken cancellationToken)
+    {
+        if (table != PurgeTable.Telemetry)
+        {
+            return await base.PurgeTableAsync(table, olderThanMs, chunkSize, cancellationToken).ConfigureAwait(false);
+        }
+        var kept = new List<string>();
+        long deleted = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await using var cmd = _dataSource.CreateCommand(PurgeTelemetryChunk);
+            cmd.Parameters.AddWithValue("before", olderThanMs);
+            cmd.Parameters.AddWithValue("limit", chunkSize);
+            cmd.Parameters.AddWithValue("kept", NpgsqlDbType.Array | NpgsqlDbType.Text, kept.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await r.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var examined = r.GetInt64(0);
+            deleted += r.GetInt64(1);
+            kept.AddRange(r.GetFieldValue<string[]>(2));
+            if (examined < chunkSize)
+            {
+                return deleted;
+            }
+        }
+    }
+
     protected override void OnCommitFailed(int writer)
     {
-        // The commit may have happened before the failure was seen: forget cached meter readings,
-        // drop the writer connection and every idle pooled one (a restarted server killed them all).
+        // The commit may have happened before the failure was seen, and the batch changed meter entries
+        // before it committed: forget every cached meter, drop the writer connection and every idle
+        // pooled one (a restarted server killed them all).
         var w = _writers[writer];
         w.Meters.Clear();
+        w.TouchedMeters.Clear();
+        w.LoadedMeters.Clear();
         w.Connection?.Dispose();
         w.Connection = null;
         _dataSource.Clear();

@@ -26,6 +26,14 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
         await AdminAsync(database, $"ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true");
     }
 
+    private static async Task AdminInDatabaseAsync(string database, string sql)
+    {
+        await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database) { Pooling = false }.ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     private static async Task AdminAsync(string database, string sql)
     {
         var admin = new NpgsqlConnectionStringBuilder(database) { Database = "postgres", Pooling = false }.ConnectionString;
@@ -164,6 +172,115 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
         Assert.Equal(8.0, await RoomEnergyAsync(second, "r1"), 9);
         // Once a newer reading is stored, the kept one goes with the next purge.
         Assert.Equal(1, (await second.PurgeAsync()).Telemetry);
+    }
+
+    [Fact]
+    public async Task Readings_of_one_meter_in_one_batch_counted_or_not_leave_the_state_a_new_store_resumes_from()
+    {
+        var (store, database) = await NewStoreAsync(o => o.Writers = 1);
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var t0 = Epoch.AddHours(9);
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(60), 10));
+
+        // A table lock holds the writer on another meter's reading while the next ones queue up: they
+        // are then taken as one batch.
+        await using var locker = new NpgsqlConnection(database);
+        await locker.OpenAsync();
+        await using var tx = await locker.BeginTransactionAsync();
+        await using (var lockCmd = new NpgsqlCommand("LOCK TABLE telemetry IN EXCLUSIVE MODE", locker, tx))
+        {
+            await lockCmd.ExecuteNonQueryAsync();
+        }
+        var blocked = store.AppendAsync(Meter("s01", "r2", "m2", 1, t0, 1)).AsTask();
+        await Poll.UntilAsync(async () => await ScalarAsync<long>(database, "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = 'telemetry'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") > 0, "the writer waits for the table lock");
+        var batch = new[]
+        {
+            Meter("s01", "r1", "m1", 1, t0.AddMinutes(30), 20, boot: 2), // a new boot with its clock behind: not counted
+            Meter("s01", "r1", "m1", 2, t0.AddMinutes(70), 12),           // counted: 2 kWh
+            Meter("s01", "r1", "m1", 2, t0.AddMinutes(70), 12),           // its copy
+            Meter("s01", "r1", "m1", 3, t0.AddMinutes(65), 13),           // same boot, next seq: counted, 1 kWh
+        }.Select(r => store.AppendAsync(r).AsTask()).ToList();
+        await tx.CommitAsync();
+        Assert.Equal(AppendResult.Inserted, await blocked);
+        Assert.Equal([AppendResult.Inserted, AppendResult.Inserted, AppendResult.Duplicate, AppendResult.Inserted], await Task.WhenAll(batch));
+        Assert.Equal(3.0, await RoomEnergyAsync(store, "r1"), 9);
+        Assert.Equal("1/3/13", await MeterRowAsync(database, "m1")); // boot 2 seq 1 is the highest key
+        await store.DisposeAsync();
+
+        var second = await OpenStoreAsync(database);
+        await second.AppendAsync(Meter("s01", "r1", "m1", 4, t0.AddMinutes(80), 15));
+        Assert.Equal(5.0, await RoomEnergyAsync(second, "r1"), 9);
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_after_its_meters_were_counted_leaves_no_trace_in_the_writers_cache()
+    {
+        var (store, database) = await NewStoreAsync(o => o.Writers = 1);
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var t0 = Epoch.AddHours(9);
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10));
+        // The rollups, in the second round trip, are refused: the meter was counted in memory by then.
+        await AdminInDatabaseAsync(database, """
+            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+            CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON energy_hourly FOR EACH ROW EXECUTE FUNCTION refuse();
+            """);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(10), 12)).AsTask());
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(-10), 30, boot: 2)).AsTask());
+        await AdminInDatabaseAsync(database, "DROP TRIGGER refuse ON energy_hourly");
+
+        // Sent again, both count as if the failed batches never happened.
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(10), 12)));
+        Assert.Equal(AppendResult.Inserted, await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(-10), 30, boot: 2)));
+        Assert.Equal(2.0, await RoomEnergyAsync(store, "r1"), 9);
+        Assert.Equal("1/2/12", await MeterRowAsync(database, "m1"));
+        await store.DisposeAsync();
+
+        var second = await OpenStoreAsync(database);
+        await second.AppendAsync(Meter("s01", "r1", "m1", 3, t0.AddMinutes(20), 13));
+        Assert.Equal(3.0, await RoomEnergyAsync(second, "r1"), 9);
+    }
+
+    [Fact]
+    public async Task A_meter_row_left_by_an_earlier_version_is_the_state_and_goes_once_the_newest_reading_is_the_state()
+    {
+        var (store, database) = await NewStoreAsync();
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var t0 = Epoch.AddHours(9);
+        await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10));
+        await store.DisposeAsync();
+        // Earlier versions kept a row for every meter; this one says 11 kWh, so it is what counts.
+        await AdminInDatabaseAsync(database, $"INSERT INTO meter_state VALUES ('m1', 1, 1, 11, {t0.ToUnixTimeMilliseconds()})");
+
+        var second = await OpenStoreAsync(database);
+        await second.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(10), 12));
+        Assert.Equal(1.0, await RoomEnergyAsync(second, "r1"), 9);
+        Assert.Equal(0L, await MeterRowsAsync(database));
+    }
+
+    [Fact]
+    public async Task A_purge_that_keeps_more_readings_than_a_chunk_goes_on_until_every_other_old_row_is_gone()
+    {
+        var (store, database) = await NewStoreAsync(o =>
+        {
+            o.Retention.Telemetry = TimeSpan.FromDays(90);
+            o.Retention.ChunkSize = 2;
+        });
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var old = Epoch.AddDays(-100);
+        for (var m = 0; m < 5; m++)
+        {
+            await store.AppendAsync(Meter("s01", "r1", "m" + m, 1, old.AddMinutes(m), 10));
+            await store.AppendAsync(Meter("s01", "r1", "m" + m, 2, old.AddMinutes(m + 10), 11));
+        }
+        for (var i = 0; i < 3; i++)
+        {
+            await store.AppendAsync(Meter("s01", "r1", "n1", (uint)(i + 1), old.AddMinutes(i), null, powerW: 5));
+        }
+
+        Assert.Equal(8, (await store.PurgeAsync()).Telemetry);
+        Assert.Equal(5L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM telemetry WHERE seq = 2 AND device LIKE 'm%'"));
+        Assert.Equal(5L, await ScalarAsync<long>(database, "SELECT COUNT(*) FROM telemetry"));
+        Assert.Equal(0, (await store.PurgeAsync()).Telemetry);
     }
 
     [Fact]
