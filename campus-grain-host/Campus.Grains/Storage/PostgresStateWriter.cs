@@ -271,21 +271,22 @@ internal sealed class PostgresStateWriter : IAsyncDisposable
 
     private async Task DropConnectionAsync()
     {
-        _insertOnly?.Dispose();
-        _updateOnly?.Dispose();
-        _insertAndUpdate?.Dispose();
+        var batches = (_insertOnly, _updateOnly, _insertAndUpdate);
         _insertOnly = _updateOnly = _insertAndUpdate = null;
-        if (_connection is { } connection)
+        var connection = _connection;
+        _connection = null;
+        try
         {
-            _connection = null;
-            try
-            {
+            batches.Item1?.Dispose();
+            batches.Item2?.Dispose();
+            batches.Item3?.Dispose();
+            if (connection is not null)
                 await connection.DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is NpgsqlException or IOException or ObjectDisposedException)
-            {
-                // A broken connection may fail to close cleanly; it is gone either way.
-            }
+        }
+        catch (Exception)
+        {
+            // Whatever closing a broken connection throws, it is dropped and the loop goes on; the next
+            // batch opens a new one.
         }
     }
 
