@@ -10,7 +10,7 @@ using Npgsql;
 namespace Campus.Benchmarks;
 
 /// <summary>
-/// <c>history [--seconds S] [--concurrency 1,16,256] [--backends postgres,sqlite[,memory]] [--writers N] [--copy-min-rows N] [--store-only]</c>: telemetry appends
+/// <c>history [--seconds S] [--concurrency 1,16,256] [--backends postgres,sqlite[,memory]] [--writers N] [--copy-min-rows N] [--commit-delay-ms N] [--store-only]</c>: telemetry appends
 /// per second into the history store (group commit, rollups included) with 1, 16 and 256 concurrent
 /// appenders, each append awaited until durable, against a naive baseline in the same run: every
 /// appender does one autocommitted INSERT per row on a connection of its own (no rollups).
@@ -33,12 +33,14 @@ internal sealed class HistoryMode : IBenchmarkMode
         var storeOnly = args.Contains("--store-only");
         // --copy-min-rows N: PostgreSQL batches of at least N new telemetry rows are copied (0 = always INSERT).
         var copyMinRows = int.Parse(Arg(args, "--copy-min-rows", new HistoryOptions().PostgresCopyMinRows.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+        // --commit-delay-ms N: the store's CommitDelay (default: the option's default).
+        var commitDelay = TimeSpan.FromMilliseconds(double.Parse(Arg(args, "--commit-delay-ms", new HistoryOptions().CommitDelay.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture));
         Console.WriteLine($"history: {seconds} s per run, concurrency {string.Join("/", levels)}, {Devices:N0} simulated devices");
         var results = new JsonObject
         {
             ["secondsPerRun"] = seconds,
             ["postgresWriters"] = writers > 0 ? writers : 2, // the store's default
-            ["commitDelayMs"] = new HistoryOptions().CommitDelay.TotalMilliseconds,
+            ["commitDelayMs"] = commitDelay.TotalMilliseconds,
             ["postgresCopyMinRows"] = copyMinRows,
             ["devices"] = Devices,
             ["baseline"] = "one autocommitted INSERT ... ON CONFLICT DO NOTHING per row, a connection per appender, no rollups",
@@ -51,7 +53,7 @@ internal sealed class HistoryMode : IBenchmarkMode
                 var rows = new JsonArray();
                 foreach (var c in levels)
                 {
-                    var store = await RunStoreAsync(backend, c, duration, scratch.FullName, writers, copyMinRows);
+                    var store = await RunStoreAsync(backend, c, duration, scratch.FullName, writers, copyMinRows, commitDelay);
                     if (backend == "memory" || storeOnly)
                     {
                         // No storage at all: the ceiling of the queue, group commit and rollup code.
@@ -136,11 +138,12 @@ internal sealed class HistoryMode : IBenchmarkMode
         };
     }
 
-    private static async Task<Run> RunStoreAsync(string backend, int concurrency, TimeSpan duration, string scratch, int writers, int copyMinRows)
+    private static async Task<Run> RunStoreAsync(string backend, int concurrency, TimeSpan duration, string scratch, int writers, int copyMinRows, TimeSpan commitDelay)
     {
         var options = new HistoryOptions
         {
             Writers = writers,
+            CommitDelay = commitDelay,
             PostgresCopyMinRows = copyMinRows,
             Provider = backend switch { "postgres" => HistoryProvider.Postgres, "memory" => HistoryProvider.InMemory, _ => HistoryProvider.Sqlite },
             ConnectionString = await NewDatabaseAsync(backend, scratch),
