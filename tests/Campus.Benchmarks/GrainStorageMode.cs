@@ -7,6 +7,7 @@ using Campus.Grains.Storage;
 using Campus.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using static Campus.Benchmarks.BenchArgs;
 
 namespace Campus.Benchmarks;
 
@@ -31,13 +32,13 @@ internal sealed class GrainStorageMode : IBenchmarkMode
 
     public async Task<int> RunAsync(string[] args)
     {
-        var grains = Int(args, "--grains", 10_000);
-        var concurrency = Int(args, "--concurrency", 64);
-        var seconds = Int(args, "--seconds", 20);
-        var pacedRate = Int(args, "--paced-rate", 1_000);
-        var pacedSeconds = Int(args, "--paced-seconds", 20);
+        var grains = Arg(args, "--grains", 10_000);
+        var concurrency = Arg(args, "--concurrency", 64);
+        var seconds = Arg(args, "--seconds", 20);
+        var pacedRate = Arg(args, "--paced-rate", 1_000);
+        var pacedSeconds = Arg(args, "--paced-seconds", 20);
         // The pool's size less the writer loop's own connection (Max Pool Size is 100 by default).
-        var poolWarm = Int(args, "--pool-warm", 99);
+        var poolWarm = Arg(args, "--pool-warm", 99);
         var loadBefore = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null;
 
         var database = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("bench_grains");
@@ -133,11 +134,6 @@ internal sealed class GrainStorageMode : IBenchmarkMode
     private static double? Ratio(double? baseline, double? coalesced) =>
         baseline is { } b && coalesced is { } c && c > 0 ? b / c : null;
 
-    private static int Int(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 
     private static GrainState<BenchState> Touch(GrainState<BenchState> state)
     {

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Campus.Grains;
 using Campus.Grains.Testing;
+using static Campus.Benchmarks.BenchArgs;
 
 namespace Campus.Benchmarks;
 
@@ -123,13 +124,6 @@ internal sealed class GrainsMode : IBenchmarkMode
         return new Run(calls, calls / sw.Elapsed.TotalSeconds, calls == 0 ? 0 : (double)allocated / calls);
     }
 
-    private static string Arg(string[] args, string name, string fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        if (i >= 0 && i + 1 < args.Length)
-            return args[i + 1];
-        return fallback;
-    }
 
     /// <summary>The baseline: one object per key, a lock around a direct method call.</summary>
     private sealed class LockPerKeyDispatcher

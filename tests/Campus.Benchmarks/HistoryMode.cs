@@ -6,6 +6,7 @@ using Campus.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using static Campus.Benchmarks.BenchArgs;
 
 namespace Campus.Benchmarks;
 
@@ -100,11 +101,6 @@ internal sealed class HistoryMode : IBenchmarkMode
         return 0;
     }
 
-    private static string Arg(string[] args, string name, string fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
 
     private static async Task<string> NewDatabaseAsync(string backend, string scratch) => backend switch
     {

@@ -9,6 +9,7 @@ using System.Text.Json.Nodes;
 using Campus.Mqtt;
 using Campus.Mqtt.Server;
 using Campus.Testing;
+using static Campus.Benchmarks.BenchArgs;
 
 namespace Campus.Benchmarks;
 
@@ -602,11 +603,6 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         }
     }
 
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v) ? v : fallback;
-    }
 }
 
 /// <summary>CPU seconds used so far by a process (and its reaped children), from /proc; null elsewhere.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Campus.Grains;
 using Campus.Grains.Testing;
+using static Campus.Benchmarks.BenchArgs;
 
 namespace Campus.Benchmarks;
 
@@ -81,9 +82,4 @@ internal sealed class MemoryMode : IBenchmarkMode
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private static string Arg(string[] args, string name, string fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
 }

@@ -7,6 +7,7 @@ using Campus.Controller.Testing;
 using Campus.Grains;
 using Campus.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using static Campus.Benchmarks.BenchArgs;
 
 namespace Campus.Benchmarks;
 
@@ -144,9 +145,4 @@ internal sealed class RegistryMode : IBenchmarkMode
         return values[values.Count / 2];
     }
 
-    private static string Arg(string[] args, string name, string fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
 }
