@@ -63,7 +63,7 @@ internal sealed class RollupBatch
 {
     public Dictionary<BucketKey, BucketDelta> Hourly { get; } = [];
     public Dictionary<BucketKey, BucketDelta> Daily { get; } = [];
-    /// <summary>Meter states changed by the batch (device id to state).</summary>
+    /// <summary>Meter states changed by the batch (device id to state), for the stores that keep them here.</summary>
     public Dictionary<string, MeterState> MeterStates { get; } = new(StringComparer.Ordinal);
 
     public bool IsEmpty => Hourly.Count == 0 && Daily.Count == 0 && MeterStates.Count == 0;
@@ -103,26 +103,24 @@ internal sealed class EnergyRollup
 
     /// <summary>
     /// Adds the reading's increments to <paramref name="batch"/>. <paramref name="previous"/> is the meter's
-    /// last state (from the batch, a cache or the database), null when it has none yet.
+    /// last state (from the batch, a cache or the database), null when it has none yet. Returns the meter's
+    /// new state when the reading was counted, else null; the caller keeps it.
     /// </summary>
-    public void Apply(TelemetryRecord r, MeterState? previous, SchoolProfile school, RollupBatch batch)
+    public MeterState? Apply(TelemetryRecord r, MeterState? previous, SchoolProfile school, RollupBatch batch)
     {
         if (r.EnergyKwh is null && r.PowerW is null)
         {
-            return;
+            return null;
         }
         var atMs = BookingTimeMs(r);
         var energy = 0.0;
+        MeterState? counted = null;
         if (r.EnergyKwh is { } counter)
         {
-            if (previous is not { } last)
+            if (previous is not { } last || IsNewer(r, atMs, last))
             {
-                batch.MeterStates[r.DeviceId] = new MeterState(r.Boot, r.Seq, counter, atMs);
-            }
-            else if (IsNewer(r, atMs, last))
-            {
-                energy = Delta(last, counter, atMs);
-                batch.MeterStates[r.DeviceId] = new MeterState(r.Boot, r.Seq, counter, atMs);
+                energy = previous is { } before ? Delta(before, counter, atMs) : 0;
+                counted = new MeterState(r.Boot, r.Seq, counter, atMs);
             }
             // An older reading arriving late adds no energy: the newer one already counted it.
         }
@@ -138,6 +136,7 @@ internal sealed class EnergyRollup
         Book(batch.Hourly, new BucketKey(RollupScope.School, r.SchoolId, hourStartMs), r.SchoolId, energy, afterHours, r.PowerW);
         Book(batch.Daily, new BucketKey(RollupScope.Room, room, day), r.SchoolId, energy, afterHours, r.PowerW);
         Book(batch.Daily, new BucketKey(RollupScope.School, r.SchoolId, day), r.SchoolId, energy, afterHours, r.PowerW);
+        return counted;
     }
 
     private static bool IsNewer(TelemetryRecord r, long atMs, MeterState last) =>

@@ -90,7 +90,10 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
                         item.Outcome = AppendResult.Inserted;
                         MeterState? previous = _rollup.MeterStates.TryGetValue(r.DeviceId, out var s) ? s
                             : _db.Meters.TryGetValue(r.DeviceId, out s) ? s : null;
-                        Rollup.Apply(r, previous, GetSchoolProfile(r.SchoolId), _rollup);
+                        if (Rollup.Apply(r, previous, GetSchoolProfile(r.SchoolId), _rollup) is { } counted)
+                        {
+                            _rollup.MeterStates[r.DeviceId] = counted;
+                        }
                         break;
                     case WriteKind.Access:
                         var a = item.Access;

@@ -217,6 +217,8 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         /// <summary>Whether <c>meter_state</c> holds <see cref="State"/>.</summary>
         public bool HasRow { get; set; }
         public long TouchedIn { get; set; } = -1;
+        /// <summary>Whether a reading of the batch that touched it last changed its state.</summary>
+        public bool CountedInBatch { get; set; }
 
         public bool StateIsTop => HasTop && State is { } s && s.Boot == TopBoot && s.Seq == TopSeq;
 
@@ -521,7 +523,7 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
                     meter.HasRow = false;
                 }
             }
-            else if (meter.State is not null && (!meter.HasRow || w.Rollup.MeterStates.ContainsKey(meter.Device)))
+            else if (meter.State is not null && (!meter.HasRow || meter.CountedInBatch))
             {
                 w.MeterUpserts.Add(meter);
                 meter.HasRow = true;
@@ -676,10 +678,10 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
                     }
                     var meter = TouchMeter(w, r.DeviceId);
                     meter.See(r.Boot, r.Seq);
-                    Rollup.Apply(r, meter.State, GetSchoolProfile(r.SchoolId), w.Rollup);
-                    if (w.Rollup.MeterStates.TryGetValue(r.DeviceId, out var state))
+                    if (Rollup.Apply(r, meter.State, GetSchoolProfile(r.SchoolId), w.Rollup) is { } counted)
                     {
-                        meter.State = state;
+                        meter.State = counted;
+                        meter.CountedInBatch = true;
                     }
                     break;
                 case WriteKind.Access:
@@ -710,6 +712,7 @@ internal sealed class PostgresHistoryStore : SqlHistoryStore
         if (meter.TouchedIn != w.BatchNumber)
         {
             meter.TouchedIn = w.BatchNumber;
+            meter.CountedInBatch = false;
             w.TouchedMeters.Add(meter);
         }
         return meter;

@@ -218,7 +218,10 @@ internal sealed class SqliteHistoryStore : SqlHistoryStore
                     item.Outcome = w.InsertTelemetry(r) ? AppendResult.Inserted : AppendResult.Duplicate;
                     if (item.Outcome == AppendResult.Inserted)
                     {
-                        Rollup.Apply(r, r.EnergyKwh is null ? null : LastReading(w, r.DeviceId), GetSchoolProfile(r.SchoolId), _rollup);
+                        if (Rollup.Apply(r, r.EnergyKwh is null ? null : LastReading(w, r.DeviceId), GetSchoolProfile(r.SchoolId), _rollup) is { } counted)
+                        {
+                            _rollup.MeterStates[r.DeviceId] = counted;
+                        }
                     }
                     break;
                 case WriteKind.Access:
