@@ -73,6 +73,14 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
 
     private protected override bool PurgeKeepsEachMetersNewestReading => true;
 
+    /// <summary>A new store with school s01 open all day, in UTC.</summary>
+    private async Task<(IHistoryStore Store, string Database)> NewSchoolStoreAsync(Action<HistoryOptions>? configure = null)
+    {
+        var (store, database) = await NewStoreAsync(configure);
+        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        return (store, database);
+    }
+
     private static Task<long> MeterRowsAsync(string database) => ScalarAsync<long>(database, "SELECT COUNT(*) FROM meter_state");
 
     private static Task<string> MeterRowAsync(string database, string device) =>
@@ -85,8 +93,7 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task Readings_counted_in_order_write_no_meter_row_and_a_new_store_resumes_from_the_newest_reading()
     {
-        var (store, database) = await NewStoreAsync();
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var (store, database) = await NewSchoolStoreAsync();
         var t0 = Epoch.AddHours(9);
         await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10));
         await store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(10), 12));
@@ -104,8 +111,7 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task A_new_boot_whose_clock_is_behind_keeps_the_counted_reading_in_a_meter_row_across_a_restart()
     {
-        var (store, database) = await NewStoreAsync();
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var (store, database) = await NewSchoolStoreAsync();
         var t0 = Epoch.AddHours(9);
         await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(60), 10));
         await store.AppendAsync(Meter("s01", "r1", "m1", 2, t0.AddMinutes(70), 12));
@@ -133,8 +139,7 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task A_meter_whose_boot_counter_went_back_keeps_its_state_in_a_meter_row_across_a_restart()
     {
-        var (store, database) = await NewStoreAsync();
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var (store, database) = await NewSchoolStoreAsync();
         var t0 = Epoch.AddHours(9);
         await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10, boot: 5));
         // Its stored boot counter was erased: boot 1, later in time, is counted though (5, 1) stays the highest key.
@@ -151,8 +156,7 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task The_purge_keeps_each_meters_newest_reading_so_a_new_store_resumes_its_counter()
     {
-        var (store, database) = await NewStoreAsync(o => o.Retention.Telemetry = TimeSpan.FromDays(90));
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var (store, database) = await NewSchoolStoreAsync(o => o.Retention.Telemetry = TimeSpan.FromDays(90));
         var old = Epoch.AddDays(-100);
         for (var i = 0; i < 3; i++)
         {
@@ -177,8 +181,7 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task Readings_of_one_meter_in_one_batch_counted_or_not_leave_the_state_a_new_store_resumes_from()
     {
-        var (store, database) = await NewStoreAsync(o => o.Writers = 1);
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var (store, database) = await NewSchoolStoreAsync(o => o.Writers = 1);
         var t0 = Epoch.AddHours(9);
         await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0.AddMinutes(60), 10));
 
@@ -215,8 +218,7 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task A_batch_that_fails_after_its_meters_were_counted_leaves_no_trace_in_the_writers_cache()
     {
-        var (store, database) = await NewStoreAsync(o => o.Writers = 1);
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var (store, database) = await NewSchoolStoreAsync(o => o.Writers = 1);
         var t0 = Epoch.AddHours(9);
         await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10));
         // The rollups, in the second round trip, are refused: the meter was counted in memory by then.
@@ -243,8 +245,7 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task A_meter_row_left_by_an_earlier_version_is_the_state_and_goes_once_the_newest_reading_is_the_state()
     {
-        var (store, database) = await NewStoreAsync();
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
+        var (store, database) = await NewSchoolStoreAsync();
         var t0 = Epoch.AddHours(9);
         await store.AppendAsync(Meter("s01", "r1", "m1", 1, t0, 10));
         await store.DisposeAsync();
@@ -260,12 +261,11 @@ public class PostgresHistoryStoreTests : HistoryStoreContract
     [Fact]
     public async Task A_purge_that_keeps_more_readings_than_a_chunk_goes_on_until_every_other_old_row_is_gone()
     {
-        var (store, database) = await NewStoreAsync(o =>
+        var (store, database) = await NewSchoolStoreAsync(o =>
         {
             o.Retention.Telemetry = TimeSpan.FromDays(90);
             o.Retention.ChunkSize = 2;
         });
-        await store.UpsertSchoolAsync(AllDayOpen("s01", "UTC"));
         var old = Epoch.AddDays(-100);
         for (var m = 0; m < 5; m++)
         {
