@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Campus.Grains.Storage;
 using Campus.Grains.Testing;
+using Campus.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Campus.Grains.Tests;
@@ -352,14 +354,23 @@ public sealed class LifecycleTests
         // Callers on pool threads share one reference (which caches the activation) while another
         // keeps deactivating the grain: each call runs inline, is queued, or follows the grain to its next activation.
         using var stop = new CancellationTokenSource();
+        var deactivationsAsked = 0;
         var sleeper = Task.Run(async () =>
         {
-            while (!stop.IsCancellationRequested) await grain.SleepAfter(TimeSpan.Zero);
+            while (!stop.IsCancellationRequested)
+            {
+                await grain.SleepAfter(TimeSpan.Zero);
+                Interlocked.Increment(ref deactivationsAsked);
+            }
         });
+        // Each caller makes 2,000 calls, and goes on until the grain was deactivated at least three times
+        // (on a busy machine the calls can all be done before the other thread's second deactivation).
+        var deadline = Stopwatch.StartNew();
         var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
         {
             var seen = new List<int>();
-            for (var i = 0; i < 2000; i++) seen.Add(await grain.ActivationNumber());
+            for (var i = 0; i < 2000 || (Volatile.Read(ref deactivationsAsked) < 3 && deadline.Elapsed < Poll.DefaultTimeout); i++)
+                seen.Add(await grain.ActivationNumber());
             return seen;
         })).ToArray();
         var results = await Task.WhenAll(callers);
