@@ -157,6 +157,12 @@ public sealed class GrainReferenceGenerator : IIncrementalGenerator
         }
 
         var interleave = method.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == "Campus.Grains.AlwaysInterleaveAttribute");
+        var oneWay = method.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == "Campus.Grains.OneWayAttribute");
+        if (oneWay && original is not ("System.Threading.Tasks.Task" or "System.Threading.Tasks.ValueTask"))
+        {
+            sb.AppendLine($"#error {display}: [OneWay] methods must return Task or ValueTask (the caller gets no result)");
+            return;
+        }
         var invoker = "Invoker" + index + "_" + Sanitize(method.Name);
         var parameters = string.Join(", ", method.Parameters.Select(p => $"{p.Type.ToDisplayString(TypeFormat)} @{p.Name}"));
         var args = string.Join(", ", method.Parameters.Select(p => "@" + p.Name));
@@ -165,7 +171,17 @@ public sealed class GrainReferenceGenerator : IIncrementalGenerator
         sb.AppendLine();
         var call = $"InvokeAsync<{invoker}, {resultType}>(new {invoker}({args}))";
         sb.AppendLine($"        {retName} {ownerName}.{method.Name}({parameters})");
-        sb.AppendLine($"            => {string.Format(proxyWrap, call)};");
+        if (oneWay)
+        {
+            sb.AppendLine("        {");
+            sb.AppendLine($"            InvokeOneWay(new {invoker}({args}));");
+            sb.AppendLine(original == "System.Threading.Tasks.Task" ? "            return global::System.Threading.Tasks.Task.CompletedTask;" : "            return default;");
+            sb.AppendLine("        }");
+        }
+        else
+        {
+            sb.AppendLine($"            => {string.Format(proxyWrap, call)};");
+        }
         sb.AppendLine();
         sb.AppendLine($"        private readonly struct {invoker} : {Inv}.IGrainInvoker<{resultType}>");
         sb.AppendLine("        {");

@@ -63,6 +63,15 @@ public sealed class ReentrantAttribute : Attribute;
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class AlwaysInterleaveAttribute : Attribute;
 
+/// <summary>
+/// The caller of this interface method does not wait for it: the call is queued on the grain (in order with
+/// the caller's other calls to it) and the returned task is already complete. The method must return Task
+/// or ValueTask; its failures are logged by the runtime, never returned. For notifications whose sender
+/// has nothing to do with their outcome.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class OneWayAttribute : Attribute;
+
 /// <summary>How long an activation of this grain class may stay idle before it is deactivated.</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = true)]
 public sealed class CollectionAgeLimitAttribute : Attribute

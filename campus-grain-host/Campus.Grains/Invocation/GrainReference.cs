@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Campus.Grains.Runtime;
+using Microsoft.Extensions.Logging;
 
 namespace Campus.Grains.Invocation;
 
@@ -34,6 +35,20 @@ public abstract class GrainReference : IAddressable, IEquatable<GrainReference>
         var activation = _activation;
         if (activation is null || activation.IsInvalid) activation = Resolve();
         return activation.Invoke<TInvoker, TResult>(invoker);
+    }
+
+    /// <summary>
+    /// A [OneWay] call: queued on the activation (or run inline, as any call) and not waited for. A failure
+    /// is logged by the runtime; the caller never sees it.
+    /// </summary>
+    protected void InvokeOneWay<TInvoker>(TInvoker invoker)
+        where TInvoker : struct, IGrainInvoker<VoidResult>
+    {
+        var activation = _activation;
+        if (activation is null || activation.IsInvalid) activation = Resolve();
+        var result = activation.Invoke<TInvoker, VoidResult>(invoker, oneWay: true);
+        if (result.IsFaulted)
+            _runtime.Log.LogError(result.AsTask().Exception?.InnerException, "One-way call {Method} to grain {GrainId} failed", invoker.MethodName, GrainId);
     }
 
     private Activation Resolve()

@@ -85,7 +85,10 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
 
     // ---------------------------------------------------------------- calls
 
-    internal ValueTask<TResult> Invoke<TInvoker, TResult>(TInvoker invoker) where TInvoker : struct, IGrainInvoker<TResult>
+    /// <param name="oneWay">
+    /// Nobody waits for the result: a failure is logged here, and the call has no response deadline.
+    /// </param>
+    internal ValueTask<TResult> Invoke<TInvoker, TResult>(TInvoker invoker, bool oneWay = false) where TInvoker : struct, IGrainInvoker<TResult>
     {
         var previous = SynchronizationContext.Current;
         int inline;
@@ -118,19 +121,25 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
             }
 
             // The grain awaits something: the request stays active until that completes.
-            var pending = new RequestItem<TInvoker, TResult>(this, invoker);
+            var pending = new RequestItem<TInvoker, TResult>(this, invoker, oneWay);
             // Its clock started before those of the calls its grain made (one tick earlier at worst).
-            Runtime.Timeouts.Track(pending, started > 0 ? started - 1 : null);
+            if (!oneWay) Runtime.Timeouts.Track(pending, started > 0 ? started - 1 : null);
             ExitInline(inline, requestFinished: false);
             pending.WaitFor(this, result);
             return pending.AsValueTask();
         }
-        return InvokeQueued<TInvoker, TResult>(invoker);
+        return InvokeQueued<TInvoker, TResult>(invoker, oneWay);
     }
 
-    private ValueTask<TResult> InvokeQueued<TInvoker, TResult>(TInvoker invoker) where TInvoker : struct, IGrainInvoker<TResult>
+    private ValueTask<TResult> InvokeQueued<TInvoker, TResult>(TInvoker invoker, bool oneWay) where TInvoker : struct, IGrainInvoker<TResult>
     {
-        var item = new RequestItem<TInvoker, TResult>(this, invoker);
+        var item = new RequestItem<TInvoker, TResult>(this, invoker, oneWay);
+        if (oneWay)
+        {
+            Runtime.Metrics.CountCall();
+            Runtime.Dispatch(item, this);
+            return default;
+        }
         if (t_inlineStart == -1) t_inlineStart = Runtime.Timeouts.Timestamp();
         Runtime.Timeouts.Track(item);
         Runtime.Metrics.CountCall();

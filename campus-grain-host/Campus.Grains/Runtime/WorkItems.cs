@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Sources;
 using Campus.Grains.Invocation;
+using Microsoft.Extensions.Logging;
 
 namespace Campus.Grains.Runtime;
 
@@ -41,15 +42,17 @@ internal sealed class RequestItem<TInvoker, TResult> : WorkItem, IValueTaskSourc
 {
     private readonly TInvoker _invoker;
     private readonly GrainId _target;
+    private readonly GrainRuntime? _oneWay;   // one-way calls: where their failures are logged
     private ManualResetValueTaskSourceCore<TResult> _core;
     private ValueTask<TResult> _pending;
     private Activation? _running;
     private long _startedAt;
 
-    internal RequestItem(Activation target, TInvoker invoker)
+    internal RequestItem(Activation target, TInvoker invoker, bool oneWay = false)
     {
         _invoker = invoker;
         _target = target.Id;
+        _oneWay = oneWay ? target.Runtime : null;
         // The caller's continuation must never run inside the callee's turn.
         _core.RunContinuationsAsynchronously = true;
         if (target.Runtime.Metrics.MeasuresDuration) _startedAt = target.Runtime.Time.GetTimestamp();
@@ -93,7 +96,7 @@ internal sealed class RequestItem<TInvoker, TResult> : WorkItem, IValueTaskSourc
         }
         catch (Exception ex)
         {
-            if (TryMarkDone()) _core.SetException(ex);
+            if (TryMarkDone()) Complete(ex);
             Record(activation, failed: true);
             return;
         }
@@ -108,7 +111,14 @@ internal sealed class RequestItem<TInvoker, TResult> : WorkItem, IValueTaskSourc
 
     internal override void Fail(Exception error)
     {
-        if (TryMarkDone()) _core.SetException(error);
+        if (TryMarkDone()) Complete(error);
+    }
+
+    private void Complete(Exception error)
+    {
+        // Nobody awaits a one-way call: its failure would go unseen.
+        _oneWay?.Log.LogError(error, "One-way call {Method} to grain {GrainId} failed", _invoker.MethodName, _target);
+        _core.SetException(error);
     }
 
     internal override string Describe() => $"call to grain {_target} method {_invoker.MethodName}";
