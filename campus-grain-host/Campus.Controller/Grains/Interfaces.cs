@@ -159,7 +159,12 @@ public sealed record SchoolClock(string TimeZoneId, WeeklySchedule OpeningHours)
 public interface IRoomGrain : IGrainWithStringKey
 {
     Task Configure(RoomSpec spec);
-    Task Report(DeviceLive device);
+
+    /// <summary>
+    /// A device's live values. One way: room aggregates are live state, so a device's message is done once
+    /// the device applied it, and a room that fails logs it instead of failing the device's message.
+    /// </summary>
+    [OneWay] Task Report(DeviceLive device);
     Task<RoomSnapshot> GetSnapshot();
     Task Subscribe(IRoomObserver observer);
     Task Unsubscribe(IRoomObserver observer);

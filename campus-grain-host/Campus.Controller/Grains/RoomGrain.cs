@@ -37,6 +37,7 @@ internal sealed class RoomGrain(
     private SchoolClock? _clock;
     private TimeZoneInfo _zone = TimeZoneInfo.Utc;
     private DateTimeOffset _lastReport = DateTimeOffset.MinValue;
+    private DateTimeOffset _clockAt = DateTimeOffset.MinValue;
     private bool _dirty;
     private bool _powerSeedTried;
 
@@ -74,7 +75,10 @@ internal sealed class RoomGrain(
     public async Task Report(DeviceLive device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var now = time.GetUtcNow();
+        // Reports are one way: the room counts each at the time its device made it, not when the room got
+        // to it, and its clock never goes back (reports of several devices may cross on the way).
+        var now = device.At > _clockAt ? device.At : _clockAt;
+        _clockAt = now;
         var discrete = !S.Devices.TryGetValue(device.Device, out var before)
             || before.Online != device.Online || before.Occupied != device.Occupied || before.Door != device.Door;
         S.Devices[device.Device] = device with { EnergyDeltaKwh = 0 };

@@ -74,6 +74,8 @@ public sealed class BuildingTests : IDisposable
         await cluster.Room("s01", "lab1").Report(new DeviceLive("m1", DeviceKind.Energy, true, 300, 0, null, null, null, at));
         await cluster.Room("s01", "lab2").Report(new DeviceLive("m2", DeviceKind.Energy, true, 200, 0, null, null, null, at));
         await cluster.Room("s01", "r101").Report(new DeviceLive("e1", DeviceKind.Env, true, null, 0, true, 21, null, at));
+        // Reports are one way: a call to each room after them returns once the room has told its school.
+        foreach (var room in new[] { "lab1", "lab2", "r101" }) await cluster.Room("s01", room).GetSnapshot();
 
         var snapshot = await cluster.School("s01").GetSnapshot();
         Assert.Equal("sci", snapshot.Rooms.Single(r => r.Room == "lab1").Building);

@@ -103,9 +103,24 @@ internal sealed class CampusScenario : IAsyncDisposable
         return SendRawAsync(topic.ToString(), Encoding.UTF8.GetBytes(body), sender ?? device);
     }
 
-    /// <summary>Bytes as the broker hook hands them over; <paramref name="dup"/> is the PUBLISH's DUP flag (a device's re-send).</summary>
-    public async Task<IngestDisposition> SendRawAsync(string topic, byte[] payload, string? sender, bool dup = false) =>
-        await Cluster.Ingestor.IngestAsync(topic, payload, sender, possibleRedelivery: dup);
+    /// <summary>
+    /// Bytes as the broker hook hands them over; <paramref name="dup"/> is the PUBLISH's DUP flag (a device's
+    /// re-send). Returns once the device's room has also taken the device's report (reports are one way).
+    /// </summary>
+    public async Task<IngestDisposition> SendRawAsync(string topic, byte[] payload, string? sender, bool dup = false)
+    {
+        var disposition = await Cluster.Ingestor.IngestAsync(topic, payload, sender, possibleRedelivery: dup);
+        if (DeviceTopic.TryParse(topic.AsSpan(), out var parsed, out _) && _devices.TryGetValue(parsed.Device, out var device))
+            await Cluster.Room(School, device.Room).GetSnapshot();
+        return disposition;
+    }
+
+    /// <summary>Waits until every room of the scenario has taken the reports sent to it so far.</summary>
+    public async Task SettleRoomsAsync()
+    {
+        foreach (var room in _devices.Values.Select(d => d.Room).Distinct(StringComparer.Ordinal))
+            await Cluster.Room(School, room).GetSnapshot();
+    }
 
     public Task<IngestDisposition> TelemetryAsync(string device, string fields) =>
         SendAsync(device, TopicStream.Telemetry, "{" + Common(device) + (fields.Length > 0 ? "," + fields : "") + "}");
@@ -154,6 +169,7 @@ internal sealed class CampusScenario : IAsyncDisposable
             var step = end - Now < TimeSpan.FromMinutes(1) ? end - Now : TimeSpan.FromMinutes(1);
             Time.Advance(step);
             await Cluster.TickAsync();
+            await SettleRoomsAsync();
         }
     }
 

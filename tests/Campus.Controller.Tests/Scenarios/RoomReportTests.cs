@@ -1,0 +1,27 @@
+using Campus.Contracts;
+using Campus.Controller.Grains;
+
+namespace Campus.Controller.Tests.Scenarios;
+
+/// <summary>Device reports reach their room one way, so the room counts them at the time they were made.</summary>
+public sealed class RoomReportTests
+{
+    [Fact]
+    public async Task A_room_counts_a_report_at_the_time_its_device_made_it_and_its_clock_never_goes_back()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var room = s.Cluster.Room(CampusScenario.School, CampusScenario.Room);
+        s.AdvanceToLocal(1, 0, 1); // Friday 00:01
+        DeviceLive Report(double kwh, TimeSpan before) => new("m1", DeviceKind.Energy, true, 100, kwh, null, null, null, s.Now - before);
+
+        await room.Report(Report(1.0, TimeSpan.FromMinutes(2)));   // made on Thursday at 23:59, taken on Friday
+        Assert.Equal(0, (await room.GetSnapshot()).EnergyTodayKwh, 6);
+
+        await room.Report(Report(0.5, TimeSpan.Zero));
+        Assert.Equal(0.5, (await room.GetSnapshot()).EnergyTodayKwh, 6);
+
+        // Made before the room's last report (reports of several devices may cross): counted at the room's clock.
+        await room.Report(Report(0.25, TimeSpan.FromMinutes(3)));
+        Assert.Equal(0.75, (await room.GetSnapshot()).EnergyTodayKwh, 6);
+    }
+}
