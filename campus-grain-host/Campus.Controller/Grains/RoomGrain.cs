@@ -41,6 +41,13 @@ internal sealed class RoomGrain(
     private bool _dirty;
     private bool _powerSeedTried;
 
+    // The totals of S.Devices, kept up to date report by report instead of summed at each report.
+    private double _powerSum;
+    private int _occupiedOnline;
+    private double _tempSum;
+    private int _temps;
+    private bool _summed;
+
     private RoomState S => state.State;
     private string School => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal)];
     private string Room => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal) + 1)..];
@@ -81,7 +88,10 @@ internal sealed class RoomGrain(
         _clockAt = now;
         var discrete = !S.Devices.TryGetValue(device.Device, out var before)
             || before.Online != device.Online || before.Occupied != device.Occupied || before.Door != device.Door;
+        if (!_summed) Recount();
+        if (before is not null) Count(before, -1);
         S.Devices[device.Device] = device with { EnergyDeltaKwh = 0 };
+        Count(device, 1);
         _dirty = true;
 
         var o = options.Value;
@@ -151,22 +161,34 @@ internal sealed class RoomGrain(
 
     private (double Power, bool Occupied, double? Temperature) Totals()
     {
-        double power = 0;
-        var occupied = false;
-        double tempSum = 0;
-        var temps = 0;
-        foreach (var d in S.Devices.Values)
+        if (!_summed) Recount();
+        return (_powerSum, _occupiedOnline > 0, _temps == 0 ? null : _tempSum / _temps);
+    }
+
+    /// <summary>Sums the devices again (each snapshot does, so rounding never builds up).</summary>
+    private void Recount()
+    {
+        (_powerSum, _occupiedOnline, _tempSum, _temps) = (0, 0, 0, 0);
+        foreach (var d in S.Devices.Values) Count(d, 1);
+        _summed = true;
+    }
+
+    /// <summary>Adds (<paramref name="sign"/> 1) or takes away (-1) one device's part of the room's totals.</summary>
+    private void Count(DeviceLive d, int sign)
+    {
+        if (d.PowerW is { } p && d.Online) _powerSum += sign * p;
+        if (d.Occupied == true && d.Online) _occupiedOnline += sign;
+        if (d.TemperatureC is { } t)
         {
-            if (d.PowerW is { } p && d.Online) power += p;
-            if (d.Occupied == true && d.Online) occupied = true;
-            if (d.TemperatureC is { } t) { tempSum += t; temps++; }
+            _tempSum += sign * t;
+            _temps += sign;
         }
-        return (power, occupied, temps == 0 ? null : tempSum / temps);
     }
 
     private RoomSnapshot Snapshot(DateTimeOffset now)
     {
         S.Today.Roll(now, _zone);
+        Recount();
         var (power, occupied, temp) = Totals();
         var doors = new Dictionary<string, DoorState>(StringComparer.Ordinal);
         int online = 0, offline = 0;

@@ -1,4 +1,5 @@
 using Campus.Contracts;
+using Campus.Controller.Domain;
 using Campus.Controller.Grains;
 
 namespace Campus.Controller.Tests.Scenarios;
@@ -23,5 +24,23 @@ public sealed class RoomReportTests
         // Made before the room's last report (reports of several devices may cross): counted at the room's clock.
         await room.Report(Report(0.25, TimeSpan.FromMinutes(3)));
         Assert.Equal(0.75, (await room.GetSnapshot()).EnergyTodayKwh, 6);
+    }
+
+    [Fact]
+    public async Task A_meter_that_went_offline_stops_counting_toward_its_rooms_power_after_hours()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        s.AdvanceToLocal(0, 20);
+        await s.TelemetryAsync("e1", "\"occupied\":false,\"temperatureC\":20");
+        await s.TelemetryAsync("m1", "\"energyKwh\":100,\"powerW\":800");
+        Assert.Equal(800, (await s.Cluster.Room(CampusScenario.School, CampusScenario.Room).GetSnapshot()).PowerW);
+        await s.LastWillAsync("m1");
+        for (var i = 0; i < 8; i++)
+        {
+            await s.PassAsync(TimeSpan.FromMinutes(5));
+            await s.TelemetryAsync("e1", "\"occupied\":false,\"temperatureC\":20");
+        }
+        Assert.DoesNotContain(AlertType.AfterHoursEnergy, await s.AlertTypesAsync());
+        Assert.Equal(0, (await s.Cluster.Room(CampusScenario.School, CampusScenario.Room).GetSnapshot()).PowerW);
     }
 }
