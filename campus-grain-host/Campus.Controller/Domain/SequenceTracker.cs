@@ -44,15 +44,26 @@ public sealed class SequenceTracker
     /// <summary>Messages lost for good (gaps not filled, summed over all boots).</summary>
     public long TotalMissed { get; set; }
 
+    /// <summary>Where the tracker is now: <see cref="Restore"/> takes back every observation made after it.</summary>
+    public SequenceMark Mark() => new(Boot, LastSeq, Started, TotalMissed, Missing);
+
+    /// <summary>Takes back the observations made since <paramref name="mark"/> (a message that could not be stored is not seen).</summary>
+    public void Restore(SequenceMark mark)
+    {
+        (Boot, LastSeq, Started, TotalMissed) = (mark.Boot, mark.LastSeq, mark.Started, mark.TotalMissed);
+        Missing = mark.Missing;
+    }
+
     public SequenceResult Observe(uint boot, uint seq)
     {
+        // Missing is replaced, never changed in place, so that a mark keeps the list it saw.
         if (!Started || boot > Boot)
         {
             var first = !Started;
             Started = true;
             Boot = boot;
             LastSeq = seq;
-            Missing.Clear();
+            Missing = [];
             // A new boot starts at seq 1; anything before the first seen seq is lost.
             var missedAtStart = seq > 1 ? seq - 1 : 0;
             if (!first && missedAtStart > 0)
@@ -80,9 +91,11 @@ public sealed class SequenceTracker
         {
             var r = Missing[i];
             if (seq < r.From || seq > r.To) continue;
-            Missing.RemoveAt(i);
-            if (seq > r.From) Missing.Insert(i++, new SeqRange(r.From, seq - 1));
-            if (seq < r.To) Missing.Insert(i, new SeqRange(seq + 1, r.To));
+            var missing = new List<SeqRange>(Missing);
+            missing.RemoveAt(i);
+            if (seq > r.From) missing.Insert(i++, new SeqRange(r.From, seq - 1));
+            if (seq < r.To) missing.Insert(i, new SeqRange(seq + 1, r.To));
+            Missing = missing;
             TotalMissed--;
             return new SequenceResult(SequenceVerdict.LateAccepted, 0, false);
         }
@@ -91,10 +104,15 @@ public sealed class SequenceTracker
 
     private void AddMissing(uint from, uint to)
     {
-        Missing.Add(new SeqRange(from, to));
-        if (Missing.Count > MaxMissingRanges) Missing.RemoveAt(0);
+        var missing = new List<SeqRange>(Missing.Count + 1);
+        for (var i = Missing.Count >= MaxMissingRanges ? 1 : 0; i < Missing.Count; i++) missing.Add(Missing[i]);
+        missing.Add(new SeqRange(from, to));
+        Missing = missing;
     }
 }
 
 /// <summary>An inclusive range of sequence numbers.</summary>
 public readonly record struct SeqRange(uint From, uint To);
+
+/// <summary>A tracker's position, from <see cref="SequenceTracker.Mark"/>.</summary>
+public readonly record struct SequenceMark(uint Boot, uint LastSeq, bool Started, long TotalMissed, List<SeqRange> Missing);

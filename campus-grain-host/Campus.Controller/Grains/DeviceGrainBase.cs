@@ -104,6 +104,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
         var pre = await PreSequenceCheckAsync(message, boot, seq);
         if (pre is { } early) return early;
 
+        var mark = S.Sequence.Mark();
         var verdict = S.Sequence.Observe(boot, seq);
         if (!verdict.IsNew)
         {
@@ -113,15 +114,26 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
         var important = verdict.NewBoot || verdict.Missed > 0;
         if (verdict.Missed > 0) Log.Gap(Services.Logger, DeviceId, verdict.Missed, seq, boot);
 
-        var result = message.Payload switch
+        IngestResult result;
+        try
         {
-            Telemetry telemetry => await ApplyTelemetryAsync(message, telemetry),
-            MakerReading reading => await ApplyMakerReadingAsync(message, reading),
-            DeviceStatus status => await ApplyStatusAsync(status),
-            DeviceEvent ev => await ApplyEventAsync(message, ev),
-            CommandAck ack => await ApplyAckAsync(message, ack),
-            _ => IngestResult.Rejected("wrong-kind"),
-        };
+            result = message.Payload switch
+            {
+                Telemetry telemetry => await ApplyTelemetryAsync(message, telemetry),
+                MakerReading reading => await ApplyMakerReadingAsync(message, reading),
+                DeviceStatus status => await ApplyStatusAsync(status),
+                DeviceEvent ev => await ApplyEventAsync(message, ev),
+                CommandAck ack => await ApplyAckAsync(message, ack),
+                _ => IngestResult.Rejected("wrong-kind"),
+            };
+        }
+        catch
+        {
+            // Not stored, so not acknowledged: the device sends it again, and that copy must not look
+            // like a duplicate of this one. (What was stored before the failure dedupes in the history.)
+            S.Sequence.Restore(mark);
+            throw;
+        }
         if (result.Outcome == IngestOutcome.Duplicate) S.Duplicates++;
         else if (result.Outcome == IngestOutcome.Accepted) S.Accepted++;
 

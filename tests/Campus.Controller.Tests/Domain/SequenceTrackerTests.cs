@@ -48,4 +48,30 @@ public sealed class SequenceTrackerTests
         for (uint i = 0; i < 100; i++) t.Observe(1, (i * 2) + 1);
         Assert.Equal(SequenceTracker.MaxMissingRanges, t.Missing.Count);
     }
+
+    [Theory]
+    [InlineData(1u, 11u)]      // in order
+    [InlineData(1u, 15u)]      // a gap
+    [InlineData(1u, 4u)]       // a late reading filling a gap
+    [InlineData(1u, 3u)]       // a duplicate
+    [InlineData(2u, 5u)]       // a new boot
+    [InlineData(1u, 200u)]     // a gap that pushes out the oldest missing range
+    public void Restoring_a_mark_takes_back_what_was_observed_after_it(uint boot, uint seq)
+    {
+        var t = new SequenceTracker();
+        for (uint i = 0; i < SequenceTracker.MaxMissingRanges; i++) t.Observe(1, (i * 2) + 1);    // 1, 3, ... with 32 gaps
+        t.Observe(1, 100); // LastSeq 100; missing ..., 65..99
+        var before = Describe(t);
+
+        var mark = t.Mark();
+        var first = t.Observe(boot, seq);
+        t.Observe(boot, seq + 1);
+        t.Restore(mark);
+
+        Assert.Equal(before, Describe(t));
+        Assert.Equal(first, t.Observe(boot, seq));   // the same message seen again is judged as before
+    }
+
+    private static string Describe(SequenceTracker t) =>
+        $"{t.Boot}/{t.LastSeq}/{t.Started}/{t.TotalMissed}/" + string.Join(",", t.Missing.Select(r => $"{r.From}-{r.To}"));
 }

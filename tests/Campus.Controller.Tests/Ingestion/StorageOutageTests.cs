@@ -1,0 +1,55 @@
+using Campus.Contracts;
+using Campus.Controller.History;
+using Campus.Controller.Ingestion;
+using Campus.Controller.Tests.Scenarios;
+
+namespace Campus.Controller.Tests.Ingestion;
+
+/// <summary>A message whose effect could not be stored is not acknowledged, and its re-send is stored.</summary>
+public sealed class StorageOutageTests
+{
+    private const string MeterTopic = "campus/v1/s01/r101/energy/m1/telemetry";
+
+    [Fact]
+    public async Task A_reading_refused_during_a_storage_outage_is_stored_and_counted_when_the_device_sends_it_again()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        var store = (InMemoryHistoryStore)s.Cluster.History;
+        var first = "{\"v\":1,\"boot\":1,\"seq\":1,\"ts\":0,\"energyKwh\":100,\"powerW\":500}"u8.ToArray();
+        var second = "{\"v\":1,\"boot\":1,\"seq\":2,\"ts\":0,\"energyKwh\":101.5,\"powerW\":500}"u8.ToArray();
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(MeterTopic, first, "m1"));
+
+        store.SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(MeterTopic, second, "m1"));
+        store.SimulatedOutage = null;
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(MeterTopic, second, "m1", dup: true));
+
+        var device = await s.Cluster.Device(DeviceKind.Energy, "m1").GetSnapshot();
+        Assert.Equal((2L, 0L, 2u), (device.Accepted, device.Duplicates, device.LastSeq));
+        var stored = await s.Cluster.History.GetTelemetryAsync(new TelemetryQuery("s01", "m1", s.Now.AddHours(-1), s.Now.AddHours(1)));
+        Assert.Equal([2u, 1u], stored.Items.Select(t => t.Record.Seq));
+        Assert.Equal(1.5, (await s.Cluster.Room("s01", "r101").GetSnapshot()).EnergyTodayKwh, 6);
+    }
+
+    [Fact]
+    public async Task A_reading_that_filled_a_gap_and_was_refused_fills_it_when_sent_again()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        var store = (InMemoryHistoryStore)s.Cluster.History;
+        byte[] Reading(uint seq, double kwh) => System.Text.Encoding.UTF8.GetBytes($"{{\"v\":1,\"boot\":1,\"seq\":{seq},\"ts\":0,\"energyKwh\":{kwh},\"powerW\":500}}");
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(MeterTopic, Reading(1, 100), "m1"));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(MeterTopic, Reading(4, 103), "m1"));   // 2 and 3 missing
+
+        store.SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(MeterTopic, Reading(2, 101), "m1"));
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(MeterTopic, Reading(5, 104), "m1"));
+        store.SimulatedOutage = null;
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(MeterTopic, Reading(2, 101), "m1", dup: true));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(MeterTopic, Reading(5, 104), "m1", dup: true));
+
+        var device = await s.Cluster.Device(DeviceKind.Energy, "m1").GetSnapshot();
+        Assert.Equal((4L, 0L, 5u, 1L), (device.Accepted, device.Duplicates, device.LastSeq, device.Missed));
+        var stored = await s.Cluster.History.GetTelemetryAsync(new TelemetryQuery("s01", "m1", s.Now.AddHours(-1), s.Now.AddHours(1)));
+        Assert.Equal([1u, 2u, 4u, 5u], stored.Items.Select(t => t.Record.Seq).Order());
+    }
+}
