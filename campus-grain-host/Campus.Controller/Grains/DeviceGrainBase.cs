@@ -132,6 +132,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             // Not stored, so not acknowledged: the device sends it again, and that copy must not look
             // like a duplicate of this one. (What was stored before the failure dedupes in the history.)
             S.Sequence.Restore(mark);
+            TakeBackChecks();
             throw;
         }
         if (result.Outcome == IngestOutcome.Duplicate) S.Duplicates++;
@@ -144,6 +145,11 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             await WriteNowAsync();
         if (result.Outcome == IngestOutcome.Accepted) await ReportAsync(0);
         return result;
+    }
+
+    /// <summary>The message passed <see cref="PreSequenceCheckAsync"/> but could not be applied: forget what the check recorded.</summary>
+    protected virtual void TakeBackChecks()
+    {
     }
 
     /// <summary>Before sequencing: signed-event checks (doors). A non-null result ends the message.</summary>

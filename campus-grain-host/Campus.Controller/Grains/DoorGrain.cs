@@ -38,12 +38,14 @@ internal sealed class DoorGrain(
 
     protected override async ValueTask<IngestResult?> PreSequenceCheckAsync(DeviceMessage message, uint boot, uint seq)
     {
+        _guardBefore = null;
         if (message.Payload is not DeviceEvent) return null;
         var key = S.HmacKey is null ? null : Convert.FromBase64String(S.HmacKey);
         var (verdict, guard) = verifier.Verify(DeviceId, message.Raw.Span, key, boot, seq, S.Guard);
         switch (verdict)
         {
             case SignatureVerdict.Valid:
+                _guardBefore = S.Guard;
                 S.Guard = guard;
                 return null;
             case SignatureVerdict.Duplicate when message.PossibleRedelivery:
@@ -64,6 +66,15 @@ internal sealed class DoorGrain(
                 await WriteNowAsync();
                 return IngestResult.Rejected("bad-signature");
         }
+    }
+
+    /// <summary>The guard before the current event was verified: its re-send (with DUP) must not look already seen.</summary>
+    private ReplayGuardState? _guardBefore;
+
+    protected override void TakeBackChecks()
+    {
+        if (_guardBefore is { } before) S.Guard = before;
+        _guardBefore = null;
     }
 
     private async Task<IngestResult> RejectReplayAsync(string description)

@@ -52,4 +52,22 @@ public sealed class StorageOutageTests
         var stored = await s.Cluster.History.GetTelemetryAsync(new TelemetryQuery("s01", "m1", s.Now.AddHours(-1), s.Now.AddHours(1)));
         Assert.Equal([1u, 2u, 4u, 5u], stored.Items.Select(t => t.Record.Seq).Order());
     }
+
+    [Fact]
+    public async Task A_signed_door_event_refused_during_a_storage_outage_is_logged_when_the_door_sends_it_again()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        var store = (InMemoryHistoryStore)s.Cluster.History;
+        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        var rex = s.EventBytes("d1", "rex");
+
+        store.SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, rex, "d1"));
+        store.SimulatedOutage = null;
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, rex, "d1", dup: true));
+
+        var log = await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"));
+        Assert.Equal(["rex"], log.Items.Select(e => e.Entry.EventType));
+        Assert.Empty(await s.AlertsAsync());   // not taken for a replay
+    }
 }
