@@ -22,7 +22,7 @@ public sealed class HistoryOptions
     public int Writers { get; set; }
 
     /// <summary>Most writes committed in one transaction.</summary>
-    public int MaxBatchSize { get; set; } = 2_000;
+    public int MaxBatchSize { get; set; } = 5_000;
 
     /// <summary>
     /// Group commit at moderate rates: when a writer finds at least 2 but fewer than
