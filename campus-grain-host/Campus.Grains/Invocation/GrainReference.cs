@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using Campus.Grains.Runtime;
-using Microsoft.Extensions.Logging;
 
 namespace Campus.Grains.Invocation;
 
@@ -47,8 +46,7 @@ public abstract class GrainReference : IAddressable, IEquatable<GrainReference>
         var activation = _activation;
         if (activation is null || activation.IsInvalid) activation = Resolve();
         var result = activation.Invoke<TInvoker, VoidResult>(invoker, oneWay: true);
-        if (result.IsFaulted)
-            _runtime.Log.LogError(result.AsTask().Exception?.InnerException, "One-way call {Method} to grain {GrainId} failed", invoker.MethodName, GrainId);
+        if (result.IsFaulted) _runtime.OneWayFailed(invoker.MethodName, GrainId, result.AsTask().Exception?.InnerException);
     }
 
     private Activation Resolve()

@@ -66,6 +66,26 @@ internal sealed class GrainRuntime : IGrainFactory, IDisposable
     internal GrainRuntimeOptions Options { get; }
     internal TimeProvider Time { get; }
     internal ILogger Log { get; }
+
+    private long _oneWayLoggedAt;
+    private int _oneWayHeldBack;
+
+    /// <summary>
+    /// A one-way call failed. Nobody awaits it, so it is logged here: at most once a second, with the
+    /// number of failures held back since (a callee that fails for every call must not flood the log).
+    /// </summary>
+    internal void OneWayFailed(string method, GrainId target, Exception? error)
+    {
+        var now = Environment.TickCount64;
+        var last = Volatile.Read(ref _oneWayLoggedAt);
+        if ((last != 0 && now - last < 1000) || Interlocked.CompareExchange(ref _oneWayLoggedAt, now, last) != last)
+        {
+            Interlocked.Increment(ref _oneWayHeldBack);
+            return;
+        }
+        var heldBack = Interlocked.Exchange(ref _oneWayHeldBack, 0);
+        Log.LogError(error, "One-way call {Method} to grain {GrainId} failed ({HeldBack} earlier one-way failures not logged)", method, target, heldBack);
+    }
     internal GrainMetrics Metrics { get; }
     internal ResponseTimeouts Timeouts { get; }
     internal CancellationToken StoppingToken => _stopping.Token;

@@ -1,6 +1,5 @@
 using System.Threading.Tasks.Sources;
 using Campus.Grains.Invocation;
-using Microsoft.Extensions.Logging;
 
 namespace Campus.Grains.Runtime;
 
@@ -117,7 +116,7 @@ internal sealed class RequestItem<TInvoker, TResult> : WorkItem, IValueTaskSourc
     private void Complete(Exception error)
     {
         // Nobody awaits a one-way call: its failure would go unseen.
-        _oneWay?.Log.LogError(error, "One-way call {Method} to grain {GrainId} failed", _invoker.MethodName, _target);
+        _oneWay?.OneWayFailed(_invoker.MethodName, _target, error);
         _core.SetException(error);
     }
 
