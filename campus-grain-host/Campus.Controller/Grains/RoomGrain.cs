@@ -41,7 +41,8 @@ internal sealed class RoomGrain(
     private bool _dirty;
     private bool _powerSeedTried;
 
-    // The totals of S.Devices, kept up to date report by report instead of summed at each report.
+    // The totals of S.Devices, kept up to date report by report instead of summed at each report
+    // (summed again for each report to the school).
     private double _powerSum;
     private int _occupiedOnline;
     private double _tempSum;
@@ -58,6 +59,9 @@ internal sealed class RoomGrain(
         if (!this.GetPrimaryKeyString().Contains('/', StringComparison.Ordinal))
             throw new ArgumentException($"Room keys are \"school/room\"; got '{this.GetPrimaryKeyString()}'.");
         SetClock(await SchoolGrain.GetClock());
+        // Reports queued before this activation may carry earlier times: they count now, as the saved
+        // day and hour would otherwise roll back.
+        _clockAt = time.GetUtcNow();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -165,7 +169,7 @@ internal sealed class RoomGrain(
         return (_powerSum, _occupiedOnline > 0, _temps == 0 ? null : _tempSum / _temps);
     }
 
-    /// <summary>Sums the devices again (each snapshot does, so rounding never builds up).</summary>
+    /// <summary>Sums the devices again (each report to the school does, so rounding never builds up).</summary>
     private void Recount()
     {
         (_powerSum, _occupiedOnline, _tempSum, _temps) = (0, 0, 0, 0);
@@ -185,10 +189,11 @@ internal sealed class RoomGrain(
         }
     }
 
-    private RoomSnapshot Snapshot(DateTimeOffset now)
+    /// <param name="recount">Sum the devices again (for the school's reports, so rounding never builds up).</param>
+    private RoomSnapshot Snapshot(DateTimeOffset now, bool recount = true)
     {
         S.Today.Roll(now, _zone);
-        Recount();
+        if (recount) Recount();
         var (power, occupied, temp) = Totals();
         var doors = new Dictionary<string, DoorState>(StringComparer.Ordinal);
         int online = 0, offline = 0;
@@ -200,7 +205,7 @@ internal sealed class RoomGrain(
         return new RoomSnapshot(School, Room, power, S.Today.Kwh, occupied, temp, doors, online, offline, now, S.Spec?.BuildingOrDefault() ?? BuildingSpec.DefaultId);
     }
 
-    public Task<RoomSnapshot> GetSnapshot() => Task.FromResult(Snapshot(time.GetUtcNow()));
+    public Task<RoomSnapshot> GetSnapshot() => Task.FromResult(Snapshot(time.GetUtcNow(), recount: false));
 
     public Task Subscribe(IRoomObserver observer)
     {
