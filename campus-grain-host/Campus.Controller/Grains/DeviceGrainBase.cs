@@ -256,13 +256,33 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
 
     protected Task SignalAsync(AlertSignal signal) => School.Signal(DeviceId, S.Room, signal);
 
+    private (bool Online, bool Known, DateTimeOffset LastSeen) PresenceNow => (S.Presence.Online, S.Presence.Known, S.Presence.LastSeen);
+
+    /// <summary>
+    /// Raises or clears a presence alert; when that fails, presence goes back to <paramref name="before"/>, so
+    /// that the message's re-send (or the next tick) changes it again and signals again.
+    /// </summary>
+    private async Task SignalOrTakeBackAsync(AlertSignal signal, (bool Online, bool Known, DateTimeOffset LastSeen) before)
+    {
+        try
+        {
+            await SignalAsync(signal);
+        }
+        catch
+        {
+            (S.Presence.Online, S.Presence.Known, S.Presence.LastSeen) = before;
+            throw;
+        }
+    }
+
     /// <returns>True when presence changed.</returns>
     private async Task<bool> SeenAsync(DateTimeOffset at)
     {
         Services.Watch.Seen(DeviceId, S.Kind, at);
         var wasOnline = S.Presence.Online;
+        var before = PresenceNow;
         var clear = S.Presence.Seen(at);
-        if (clear is { } c) await SignalAsync(c);
+        if (clear is { } c) await SignalOrTakeBackAsync(c, before);
         if (wasOnline) return false;
         DiscreteChange = true;
         return true;
@@ -271,9 +291,10 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     private async Task GoOfflineAsync(string why)
     {
         Services.Watch.MarkOffline(DeviceId);
+        var before = PresenceNow;
         var signal = S.Presence.WentOffline(Now, why);
         if (signal is null) return;
-        await SignalAsync(signal.Value);
+        await SignalOrTakeBackAsync(signal.Value, before);
         DiscreteChange = true;
         await WriteNowAsync();
         await ReportAsync(0);

@@ -70,4 +70,21 @@ public sealed class StorageOutageTests
         Assert.Equal(["rex"], log.Items.Select(e => e.Entry.EventType));
         Assert.Empty(await s.AlertsAsync());   // not taken for a replay
     }
+
+    [Fact]
+    public async Task A_last_will_refused_during_a_storage_outage_takes_the_device_offline_when_sent_again()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var store = (InMemoryHistoryStore)s.Cluster.History;
+        await s.TelemetryAsync("m1", "\"energyKwh\":100,\"powerW\":800");
+
+        store.SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.LastWillAsync("m1"));
+        store.SimulatedOutage = null;
+        Assert.Equal(IngestDisposition.Done, await s.LastWillAsync("m1"));
+
+        Assert.False((await s.Cluster.Device(DeviceKind.Energy, "m1").GetSnapshot()).Online);
+        Assert.Contains(Campus.Controller.Domain.AlertType.DeviceOffline, await s.AlertTypesAsync());
+        Assert.Equal(0, (await s.Cluster.Room(CampusScenario.School, CampusScenario.Room).GetSnapshot()).PowerW);
+    }
 }
