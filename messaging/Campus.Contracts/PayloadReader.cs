@@ -11,7 +11,8 @@ namespace Campus.Contracts;
 /// <remarks>
 /// Order of checks: size (before anything else), empty, UTF-8, one <see cref="Utf8JsonReader"/> pass over the
 /// top-level members (well-formedness, JSON types, duplicates, integer ranges, finite numbers, <c>v</c>,
-/// required members), then the source-generated deserializer, then per-field value rules. Unknown members
+/// required members), then the source-generated deserializer (telemetry, the most frequent payload, is read
+/// straight into its record by a second reader pass instead), then per-field value rules. Unknown members
 /// are ignored. The only exception caught is the reader's <see cref="JsonException"/> for malformed text and
 /// the deserializer's for a wrong type inside a nested member.
 /// </remarks>
