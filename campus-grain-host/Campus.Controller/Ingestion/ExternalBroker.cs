@@ -29,8 +29,9 @@ public sealed class IngestionStatus
 /// at once, so different devices are processed concurrently while each grain keeps its own
 /// order; the MQTT acknowledgements must leave in arrival order on the connection, so an ordered
 /// queue waits for each message's durable effect in turn and then sends its PUBACK. A message
-/// whose effect could not be stored is not acknowledged: the broker delivers it again when the
-/// session resumes. At most <see cref="IngestOptions.MaxInFlight"/> messages wait at once
+/// whose effect could not be stored is not acknowledged, and the connection is dropped and the
+/// session resumed (after 1 s, doubling to 15 s while storage stays down), because a broker delivers
+/// an unacknowledged message again only when the session resumes. At most <see cref="IngestOptions.MaxInFlight"/> messages wait at once
 /// (back-pressure on the connection). The broker's ACL keeps devices to their own topics; the
 /// controller still checks that the topic's device is registered in that school and room.
 /// </summary>
@@ -51,6 +52,12 @@ internal sealed class ExternalBrokerIngestion(
         });
 
     private IMqttClient? _client;
+    private MqttClientOptions? _options;
+    private CancellationToken _stopping;
+    private int _resuming;
+    private TimeSpan _resumeDelay = ResumeDelayMin;
+    private static readonly TimeSpan ResumeDelayMin = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ResumeDelayMax = TimeSpan.FromSeconds(15);
 
     internal IMqttClient? Client => _client;
 
@@ -81,23 +88,10 @@ internal sealed class ExternalBrokerIngestion(
             status.LastError = e.Exception?.Message ?? e.Reason.ToString();
             return Task.CompletedTask;
         };
+        _options = builder.Build();
+        _stopping = stoppingToken;
         var pump = Task.Run(() => AcknowledgeInOrderAsync(stoppingToken), CancellationToken.None);
-        var delay = TimeSpan.FromSeconds(1);
-        while (!stoppingToken.IsCancellationRequested && !client.IsConnected)
-        {
-            try
-            {
-                await client.ConnectAsync(builder.Build(), stoppingToken).ConfigureAwait(false);
-                Log.Connected(logger, o.Host, o.Port, o.ClientId);
-            }
-            catch (Exception e) when (e is MqttCommunicationException or MqttConnectingFailedException or TimeoutException or System.Net.Sockets.SocketException)
-            {
-                status.LastError = e.Message;
-                Log.ConnectFailed(logger, o.Host, o.Port, delay, e);
-                await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(15).Ticks));
-            }
-        }
+        await ConnectUntilConnectedAsync(client, stoppingToken).ConfigureAwait(false);
         try
         {
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
@@ -110,6 +104,58 @@ internal sealed class ExternalBrokerIngestion(
         await pump.ConfigureAwait(false);
         await client.DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
         await client.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task ConnectUntilConnectedAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        var o = mqttOptions.Value;
+        var delay = TimeSpan.FromSeconds(1);
+        while (!stoppingToken.IsCancellationRequested && !client.IsConnected)
+        {
+            try
+            {
+                await client.ConnectAsync(_options!, stoppingToken).ConfigureAwait(false);
+                Log.Connected(logger, o.Host, o.Port, o.ClientId);
+            }
+            catch (Exception e) when (e is MqttCommunicationException or MqttConnectingFailedException or TimeoutException or System.Net.Sockets.SocketException)
+            {
+                status.LastError = e.Message;
+                Log.ConnectFailed(logger, o.Host, o.Port, delay, e);
+                await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(15).Ticks));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A message was left unacknowledged (its effect could not be stored). A broker sends it again only
+    /// when the session resumes, so after a pause the connection is dropped and the session resumed
+    /// (clean session off); one resume at a time, and the pause doubles while messages keep failing.
+    /// </summary>
+    private void ResumeSessionSoon()
+    {
+        if (Interlocked.Exchange(ref _resuming, 1) != 0) return;
+        var delay = _resumeDelay;
+        _resumeDelay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, ResumeDelayMax.Ticks));
+        Log.ResumingSession(logger, delay);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(delay, time, _stopping).ConfigureAwait(false);
+                if (_client is not { } client) return;
+                await client.DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
+                await ConnectUntilConnectedAsync(client, _stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or MqttCommunicationException or ObjectDisposedException or InvalidOperationException)
+            {
+                status.LastError = e.Message;
+            }
+            finally
+            {
+                Volatile.Write(ref _resuming, 0);
+            }
+        }, CancellationToken.None);
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
@@ -141,7 +187,12 @@ internal sealed class ExternalBrokerIngestion(
                 d = IngestDisposition.Retry;
             }
             Interlocked.Decrement(ref status._inFlight);
-            if (d == IngestDisposition.Retry) continue; // not acknowledged: redelivered when the session resumes
+            if (d == IngestDisposition.Retry)
+            {
+                ResumeSessionSoon(); // not acknowledged: redelivered when the session resumes
+                continue;
+            }
+            _resumeDelay = ResumeDelayMin;
             try
             {
                 await args.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);

@@ -31,6 +31,9 @@ internal static partial class Log
     [LoggerMessage(9, LogLevel.Warning, "Ingestion connection to {Host}:{Port} failed; retrying in {Delay}")]
     public static partial void ConnectFailed(ILogger logger, string host, int port, TimeSpan delay, Exception exception);
 
+    [LoggerMessage(12, LogLevel.Warning, "A message could not be stored; resuming the broker session in {Delay} so that the broker sends it again")]
+    public static partial void ResumingSession(ILogger logger, TimeSpan delay);
+
     [LoggerMessage(10, LogLevel.Warning, "Could not publish a command to {Topic}")]
     public static partial void CommandFailed(ILogger logger, string topic, Exception exception);
 

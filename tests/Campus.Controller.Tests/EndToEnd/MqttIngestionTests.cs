@@ -138,4 +138,29 @@ public sealed class MqttIngestionTests
         Assert.True(code == 0, error);
         await Poll.UntilAsync(async () => (await cluster.Device(DeviceKind.Energy, "m1").GetSnapshot()).PowerW == 250, "the reading reaches the meter's grain");
     }
+
+    [Fact]
+    public async Task Through_a_real_mosquitto_a_reading_refused_during_a_storage_outage_is_sent_again_and_stored_once_storage_is_back()
+    {
+        await using var mosquitto = await MosquittoServer.StartAsync();
+        await using var cluster = await CampusTestCluster.StartAsync(configure: o => o.ExternalBroker = (mosquitto.Host, mosquitto.Port));
+        await SetUpAsync(cluster);
+        await Poll.UntilAsync(() => cluster.IngestionReady, "the controller is connected to mosquitto");
+        await Task.Delay(200);
+        var store = (Campus.Controller.History.InMemoryHistoryStore)cluster.History;
+        await using var meter = await ConnectAsync(mosquitto.Host, mosquitto.Port, "m1");
+        await meter.PublishAsync(Telemetry("m1", 1, 101));
+        await Poll.UntilAsync(async () => (await cluster.Device(DeviceKind.Energy, "m1").GetSnapshot()).Accepted == 1, "the first reading is stored");
+
+        store.SimulatedOutage = "simulated disk full";
+        await meter.PublishAsync(Telemetry("m1", 2, 102));   // mosquitto has it; the controller cannot store it
+        await Poll.UntilAsync(() => cluster.Metrics.ReceivedTotal >= 2 && cluster.Services.GetRequiredService<Campus.Controller.Ingestion.IngestionStatus>().InFlight == 0,
+            "the second reading was refused");
+        store.SimulatedOutage = null;
+
+        // While connected, mosquitto sends an unacknowledged message again only when the session resumes.
+        await Poll.UntilAsync(async () => (await cluster.Device(DeviceKind.Energy, "m1").GetSnapshot()).Accepted == 2, "the refused reading is sent again and stored");
+        var stored = await cluster.History.GetTelemetryAsync(new Campus.Controller.History.TelemetryQuery("s01", "m1", DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(1)));
+        Assert.Equal([1u, 2u], stored.Items.Select(t => t.Record.Seq).Order());
+    }
 }
