@@ -134,17 +134,14 @@ internal sealed class Activation : SynchronizationContext, IThreadPoolWorkItem
     private ValueTask<TResult> InvokeQueued<TInvoker, TResult>(TInvoker invoker, bool oneWay) where TInvoker : struct, IGrainInvoker<TResult>
     {
         var item = new RequestItem<TInvoker, TResult>(this, invoker, oneWay);
-        if (oneWay)
+        if (!oneWay)
         {
-            Runtime.Metrics.CountCall();
-            Runtime.Dispatch(item, this);
-            return default;
+            if (t_inlineStart == -1) t_inlineStart = Runtime.Timeouts.Timestamp();
+            Runtime.Timeouts.Track(item);
         }
-        if (t_inlineStart == -1) t_inlineStart = Runtime.Timeouts.Timestamp();
-        Runtime.Timeouts.Track(item);
         Runtime.Metrics.CountCall();
         Runtime.Dispatch(item, this);
-        return item.AsValueTask();
+        return oneWay ? default : item.AsValueTask();
     }
 
     private const int Token = 1;    // entered with the lock-free token
