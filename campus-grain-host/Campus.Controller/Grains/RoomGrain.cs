@@ -41,13 +41,12 @@ internal sealed class RoomGrain(
     private bool _dirty;
     private bool _powerSeedTried;
 
-    // The totals of S.Devices, kept up to date report by report instead of summed at each report
-    // (summed again for each report to the school).
+    // The totals of S.Devices, summed at activation and then kept up to date report by report instead of
+    // summed at each report (summed again for each report to the school).
     private double _powerSum;
     private int _occupiedOnline;
     private double _tempSum;
     private int _temps;
-    private bool _summed;
 
     private RoomState S => state.State;
     private string School => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal)];
@@ -58,6 +57,7 @@ internal sealed class RoomGrain(
     {
         if (!this.GetPrimaryKeyString().Contains('/', StringComparison.Ordinal))
             throw new ArgumentException($"Room keys are \"school/room\"; got '{this.GetPrimaryKeyString()}'.");
+        Recount();
         SetClock(await SchoolGrain.GetClock());
         // Reports queued before this activation may carry earlier times: they count now, as the saved
         // day and hour would otherwise roll back.
@@ -92,7 +92,6 @@ internal sealed class RoomGrain(
         _clockAt = now;
         var discrete = !S.Devices.TryGetValue(device.Device, out var before)
             || before.Online != device.Online || before.Occupied != device.Occupied || before.Door != device.Door;
-        if (!_summed) Recount();
         if (before is not null) Count(before, -1);
         S.Devices[device.Device] = device with { EnergyDeltaKwh = 0 };
         Count(device, 1);
@@ -163,18 +162,14 @@ internal sealed class RoomGrain(
         _zone = TimeZoneInfo.FindSystemTimeZoneById(clock.TimeZoneId);
     }
 
-    private (double Power, bool Occupied, double? Temperature) Totals()
-    {
-        if (!_summed) Recount();
-        return (_powerSum, _occupiedOnline > 0, _temps == 0 ? null : _tempSum / _temps);
-    }
+    private (double Power, bool Occupied, double? Temperature) Totals() =>
+        (_powerSum, _occupiedOnline > 0, _temps == 0 ? null : _tempSum / _temps);
 
     /// <summary>Sums the devices again (each report to the school does, so rounding never builds up).</summary>
     private void Recount()
     {
         (_powerSum, _occupiedOnline, _tempSum, _temps) = (0, 0, 0, 0);
         foreach (var d in S.Devices.Values) Count(d, 1);
-        _summed = true;
     }
 
     /// <summary>Adds (<paramref name="sign"/> 1) or takes away (-1) one device's part of the room's totals.</summary>
