@@ -55,9 +55,13 @@ internal sealed class ExternalBrokerIngestion(
     private MqttClientOptions? _options;
     private CancellationToken _stopping;
     private int _resuming;
-    private TimeSpan _resumeDelay = ResumeDelayMin;
-    private static readonly TimeSpan ResumeDelayMin = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan ResumeDelayMax = TimeSpan.FromSeconds(15);
+    private TimeSpan _resumeDelay = RetryDelayMin;
+
+    // Pauses before connecting again and before resuming the session: doubling from the first to the last.
+    private static readonly TimeSpan RetryDelayMin = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RetryDelayMax = TimeSpan.FromSeconds(15);
+
+    private static TimeSpan Doubled(TimeSpan delay) => TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, RetryDelayMax.Ticks));
 
     internal IMqttClient? Client => _client;
 
@@ -70,7 +74,7 @@ internal sealed class ExternalBrokerIngestion(
             .WithClientId(o.ClientId)
             .WithCleanSession(false)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
-            .WithAutoReconnect(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15))
+            .WithAutoReconnect(RetryDelayMin, RetryDelayMax)
             .WithMaximumInFlightMessages(256)
             .WithTimeProvider(time);
         if (o.UserName is not null) builder = builder.WithCredentials(o.UserName, o.Password);
@@ -109,7 +113,7 @@ internal sealed class ExternalBrokerIngestion(
     private async Task ConnectUntilConnectedAsync(IMqttClient client, CancellationToken stoppingToken)
     {
         var o = mqttOptions.Value;
-        var delay = TimeSpan.FromSeconds(1);
+        var delay = RetryDelayMin;
         while (!stoppingToken.IsCancellationRequested && !client.IsConnected)
         {
             try
@@ -122,7 +126,7 @@ internal sealed class ExternalBrokerIngestion(
                 status.LastError = e.Message;
                 Log.ConnectFailed(logger, o.Host, o.Port, delay, e);
                 await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(15).Ticks));
+                delay = Doubled(delay);
             }
         }
     }
@@ -136,7 +140,7 @@ internal sealed class ExternalBrokerIngestion(
     {
         if (Interlocked.Exchange(ref _resuming, 1) != 0) return;
         var delay = _resumeDelay;
-        _resumeDelay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, ResumeDelayMax.Ticks));
+        _resumeDelay = Doubled(delay);
         Log.ResumingSession(logger, delay);
         _ = Task.Run(async () =>
         {
@@ -192,7 +196,7 @@ internal sealed class ExternalBrokerIngestion(
                 ResumeSessionSoon(); // not acknowledged: redelivered when the session resumes
                 continue;
             }
-            _resumeDelay = ResumeDelayMin;
+            _resumeDelay = RetryDelayMin;
             try
             {
                 await args.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);
