@@ -314,7 +314,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     {
         var live = new DeviceLive(DeviceId, S.Kind, S.Presence.Online, S.PowerW, PendingEnergyDelta + extraDelta, S.Occupied, S.TemperatureC, DoorStateForReport, Now);
         PendingEnergyDelta = 0;
-        await GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(S.School, S.Room)).Report(live);
+        await Room.Report(live);
         DiscreteChange = false;
         if (_observers.Count > 0)
         {
@@ -324,6 +324,19 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     }
 
     protected virtual DoorState? DoorStateForReport => null;
+
+    private (string School, string Room, IRoomGrain Grain)? _room;
+
+    /// <summary>The room's grain, made again only when the device's school or room changes (a report goes to it per message).</summary>
+    private IRoomGrain Room
+    {
+        get
+        {
+            if (_room is not { } r || !ReferenceEquals(r.School, S.School) || !ReferenceEquals(r.Room, S.Room))
+                _room = r = (S.School, S.Room, GrainFactory.GetGrain<IRoomGrain>(DeviceGrains.RoomKey(S.School, S.Room)));
+            return r.Grain;
+        }
+    }
 
     protected async Task WriteNowAsync()
     {

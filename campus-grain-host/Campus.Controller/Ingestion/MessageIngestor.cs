@@ -61,8 +61,9 @@ public sealed class MessageIngestor(
             return Reject(topic, sender, "oversize", $"{payload.Length} bytes, limit {PayloadReader.MaxPayloadBytes}");
         if (sender is not null && !string.Equals(sender, parsed.Device, StringComparison.Ordinal))
             return Reject(topic, sender, "sender-mismatch", $"client '{sender}' published for device '{parsed.Device}'");
-        if (!directory.TryGet(parsed.Device, out var entry))
+        if (!directory.TryGetRegistration(parsed.Device, out var registration))
             return Reject(topic, sender, "unknown-device", parsed.Device);
+        var entry = registration.Entry;
         if (!string.Equals(entry.School, parsed.School, StringComparison.Ordinal) || !string.Equals(entry.Room, parsed.Room, StringComparison.Ordinal) || entry.Kind != parsed.Kind)
             return Reject(topic, sender, "wrong-location", $"registered at {entry.School}/{entry.Room} as {entry.Kind.ToWire()}");
 
@@ -73,7 +74,8 @@ public sealed class MessageIngestor(
         var raw = parsed.Kind == DeviceKind.Door && parsed.Stream == TopicStream.Event ? payload.ToArray() : ReadOnlyMemory<byte>.Empty;
         try
         {
-            var result = await DeviceGrains.Get(grains, parsed.Kind, parsed.Device)
+            var grain = registration.Grain ??= DeviceGrains.Get(grains, parsed.Kind, parsed.Device);
+            var result = await grain
                 .Ingest(new DeviceMessage(parsed, read.Value, raw, time.GetUtcNow(), possibleRedelivery)).ConfigureAwait(false);
             switch (result.Outcome)
             {

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using Campus.Contracts;
+using Campus.Controller.Grains;
 
 namespace Campus.Controller.Services;
 
@@ -15,22 +17,39 @@ public sealed record DeviceEntry(string Device, string School, string Room, Devi
 /// </summary>
 public sealed class DeviceDirectory
 {
-    private readonly ConcurrentDictionary<string, DeviceEntry> _devices = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Registration> _devices = new(StringComparer.Ordinal);
 
     public int Count => _devices.Count;
 
     /// <summary>True once the registry has loaded its devices.</summary>
     public bool Loaded { get; internal set; }
 
-    public bool TryGet(string device, out DeviceEntry entry) => _devices.TryGetValue(device, out entry!);
+    public bool TryGet(string device, out DeviceEntry entry)
+    {
+        var found = _devices.TryGetValue(device, out var registration);
+        entry = registration?.Entry!;
+        return found;
+    }
 
-    internal void Set(DeviceEntry entry) => _devices[entry.Device] = entry;
+    /// <summary>The device's registration, with the reference to its grain that ingestion keeps there.</summary>
+    internal bool TryGetRegistration(string device, [MaybeNullWhen(false)] out Registration registration) => _devices.TryGetValue(device, out registration);
+
+    internal void Set(DeviceEntry entry) => _devices[entry.Device] = new Registration(entry);
+
+    /// <summary>One registered device. A change of the registration replaces it, and with it the grain reference.</summary>
+    internal sealed class Registration(DeviceEntry entry)
+    {
+        public DeviceEntry Entry { get; } = entry;
+
+        /// <summary>The device's grain, made at its first message (a reference is made once, not per message).</summary>
+        public IDeviceGrain? Grain { get; set; }
+    }
 
     /// <summary>Checks a device's MQTT password (constant time).</summary>
     public bool CheckPassword(string device, ReadOnlySpan<byte> password)
     {
-        if (!_devices.TryGetValue(device, out var e)) return false;
-        return Secrets.Verify(password, e.PasswordSalt, e.PasswordHash);
+        if (!_devices.TryGetValue(device, out var r)) return false;
+        return Secrets.Verify(password, r.Entry.PasswordSalt, r.Entry.PasswordHash);
     }
 }
 
