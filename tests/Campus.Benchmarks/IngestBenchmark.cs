@@ -153,6 +153,19 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 ["notAcknowledged"] = devices - result.WarmUp.Acknowledged,
             },
             ["backlogPerSecond"] = new JsonArray([.. result.Backlog.Select(b => (JsonNode)b)]),
+            ["ackedPerSecond"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode)x.Acked)]),
+            ["cpuPercentPerSecond"] = new JsonObject
+            {
+                ["what"] = "per second of the run, each process's CPU in percent of one core (the machine has 2 cores: 200 in all)",
+                ["loadGenerator"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode)x.LoadGenerator)]),
+                ["host"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode?)x.Host)]),
+                ["postgres"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode?)x.Postgres)]),
+            },
+            ["stalledSeconds"] = new JsonObject
+            {
+                ["what"] = "seconds (from the start of the load) in which the three processes together used less than a quarter of the machine while messages waited: the machine did not run them",
+                ["seconds"] = new JsonArray([.. result.PerSecond.Select((x, i) => (x, i)).Where(p => p.x.Stalled && p.i < result.Backlog.Count && result.Backlog[p.i] > 0).Select(p => (JsonNode)(p.i + 1))]),
+            },
             ["storeQueuePerSecond"] = new JsonArray([.. result.StoreQueue.Select(b => (JsonNode)b)]),
             ["cpuSeconds"] = new JsonObject
             {
@@ -276,7 +289,21 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     }
 
     private sealed record LoadResult(double Rate, long Sent, long Acked, long Failed, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue, long LostConnections, string LoadGenerator,
-        Drain? Drain, WarmUp WarmUp);
+        Drain? Drain, WarmUp WarmUp, List<Second> PerSecond);
+
+    /// <summary>One second of a run: acknowledgements, and the CPU of each process in percent of one core.</summary>
+    private sealed record Second(long Acked, double LoadGenerator, double? Host, double? Postgres)
+    {
+        public static Second Between(DrainMark a, DrainMark b)
+        {
+            var dt = b.Seconds - a.Seconds;
+            static double? Percent(double? x, double? y, double dt) => x is { } u && y is { } v ? Math.Round((v - u) * 100 / dt) : null;
+            return new Second(b.Acked - a.Acked, Percent(a.LoadCpuSeconds, b.LoadCpuSeconds, dt)!.Value, Percent(a.HostCpuSeconds, b.HostCpuSeconds, dt), Percent(a.DatabaseCpuSeconds, b.DatabaseCpuSeconds, dt));
+        }
+
+        /// <summary>All three together used less than a quarter of the machine (two cores): nothing ran although work was waiting.</summary>
+        public bool Stalled => LoadGenerator + (Host ?? 0) + (Postgres ?? 0) < 50;
+    }
 
     /// <summary>The warm-up: how long until every device's first reading was acknowledged, and how many were.</summary>
     private sealed record WarmUp(double Seconds, long Acknowledged);
@@ -535,12 +562,17 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         DrainMark? drainStart = null;
         DrainMark Mark() => new(stop.Elapsed.TotalSeconds, Interlocked.Read(ref run.Acked), (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds,
             hostPid is { } hpid ? ProcessCpu.Of(hpid) : null, databasePort is { } dport ? ProcessCpu.OfPostgres(dport) : null);
+        var seconds1 = new List<Second>();
+        var last = Mark();
         while (true)
         {
             await Task.Delay(1000);
             if (drainStart is null && Volatile.Read(ref running) == 0) drainStart = Mark();
             var b = Interlocked.Read(ref run.Sent) - Interlocked.Read(ref run.Acked) - Interlocked.Read(ref run.Failed);
             backlog.Add(b);
+            var now = Mark();
+            seconds1.Add(Second.Between(last, now));
+            last = now;
             if (storeQueue is not null && await storeQueue() is { } q) queue.Add(q);
             Console.Write($"\r{stop.Elapsed.TotalSeconds,5:0} s  sent {Interlocked.Read(ref run.Sent),9}  acked {Interlocked.Read(ref run.Acked),9}  backlog {b,7}  {(queue.Count > 0 ? $"store queue {queue[^1],6}" : "")}");
             if (Volatile.Read(ref running) == 0 && (b == 0 || stop.Elapsed > drainUntil)) break;
@@ -555,7 +587,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         if (fleet.LostConnections > 0) Console.WriteLine($"connections closed by the broker: {fleet.LostConnections}");
         // Sustained: what was acknowledged while the load was offered (the drain after it is not counted).
         return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, run.Failed, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue, fleet.LostConnections, fleet.Name,
-            drainStart is { } d && drainEnd.Seconds - d.Seconds >= 5 && drainEnd.Acked > d.Acked ? new Drain(d, drainEnd) : null, warmUp);
+            drainStart is { } d && drainEnd.Seconds - d.Seconds >= 5 && drainEnd.Acked > d.Acked ? new Drain(d, drainEnd) : null, warmUp, seconds1);
     }
 
     /// <summary>One energy reading as a device sends it (JSON, schema v1).</summary>
@@ -639,7 +671,8 @@ internal static class ProcessCpu
             try
             {
                 var cmd = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                if (cmd.Contains("postgres", StringComparison.Ordinal) && cmd.Contains($"-p {port} ", StringComparison.Ordinal)) postmaster = pid;
+                // The postmaster: a postgres process (not, say, a psql started with "-p PORT -U postgres").
+                if (cmd.Contains($"-p {port} ", StringComparison.Ordinal) && File.ReadAllText(Path.Combine(dir, "comm")).Trim() == "postgres") postmaster = pid;
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
             }
