@@ -5,7 +5,7 @@ namespace Campus.Contracts;
 /// <summary>Outcome of <see cref="ReplayGuard.Check"/>.</summary>
 public enum ReplayVerdict
 {
-    /// <summary>A new (boot, seq): count it.</summary>
+    /// <summary>A new (boot, seq), or the byte-identical re-send of a taken-back message: count it.</summary>
     Accepted,
     /// <summary>A byte-identical copy of a recent accepted message (QoS 1 redelivery): drop it silently.</summary>
     Duplicate,
@@ -18,6 +18,10 @@ public enum ReplayVerdict
 /// <see cref="SignatureStatus.Valid"/>. (boot, seq) must increase (a higher boot starts a new epoch); an older or
 /// equal (boot, seq) is a <see cref="ReplayVerdict.Duplicate"/> when its bytes equal one of the last
 /// <see cref="RecentCount"/> accepted payloads and a <see cref="ReplayVerdict.Replay"/> otherwise.
+/// One exception: a message its owner accepted but could not apply (a storage outage) is handed back with
+/// <see cref="TakeBack"/>; its byte-identical re-send is accepted once even when newer messages were accepted
+/// meanwhile (the newest <see cref="TakenBackCount"/> such messages are remembered). Anything else at or below
+/// the last (boot, seq) stays a replay, and a copy of a message accepted late is a duplicate like any other.
 /// Not thread-safe: one guard per device, used by one owner (the device's grain), which persists
 /// <see cref="GetState"/> with the event and restores it with <see cref="ReplayGuard(ReplayGuardState, int)"/>.
 /// </summary>
@@ -26,10 +30,18 @@ public sealed class ReplayGuard
     /// <summary>Default number of recent payload hashes kept.</summary>
     public const int DefaultRecentCount = 32;
 
+    /// <summary>How many taken-back messages are remembered (oldest forgotten first).</summary>
+    public const int TakenBackCount = 32;
+
     private const int HashSize = 32;
     private readonly byte[] _hashes;
     private int _count;
     private int _next;
+
+    // Taken-back messages, oldest first; allocated on first use (most guards never have any).
+    private (uint Boot, uint Seq)[]? _takenBack;
+    private byte[]? _takenBackHashes;
+    private int _takenBackCount;
 
     /// <summary>A guard that has seen nothing.</summary>
     public ReplayGuard(int recentCount = DefaultRecentCount)
@@ -57,6 +69,15 @@ public sealed class ReplayGuard
             }
             Remember(hash);
         }
+        var takenBack = state.TakenBack ?? [];
+        for (var i = Math.Max(0, takenBack.Count - TakenBackCount); i < takenBack.Count; i++)
+        {
+            if (takenBack[i] is not { Hash: { Length: HashSize } hash } message)
+            {
+                throw new ArgumentException($"Taken-back message {i} has no {HashSize}-byte hash (SHA-256).", nameof(state));
+            }
+            AddTakenBack(message.Boot, message.Seq, hash);
+        }
     }
 
     /// <summary>How many recent payload hashes are kept.</summary>
@@ -80,6 +101,16 @@ public sealed class ReplayGuard
         {
             LastBoot = boot;
             LastSeq = seq;
+            // Accepted now: a taken-back copy of this (boot, seq) must not be let in a second time.
+            if (_takenBackCount > 0 && IndexOfTakenBack(boot, seq) is >= 0 and var at) RemoveTakenBack(at);
+            Remember(hash);
+            return ReplayVerdict.Accepted;
+        }
+        if (_takenBackCount > 0 && IndexOfTakenBack(boot, seq) is >= 0 and var taken
+            && hash.SequenceEqual(_takenBackHashes.AsSpan(taken * HashSize, HashSize)))
+        {
+            // The re-send of a message that was taken back, arriving after newer ones: let it in, once.
+            RemoveTakenBack(taken);
             Remember(hash);
             return ReplayVerdict.Accepted;
         }
@@ -93,7 +124,26 @@ public sealed class ReplayGuard
         return ReplayVerdict.Replay;
     }
 
-    /// <summary>A snapshot to persist: last (boot, seq) and the recent hashes, oldest first.</summary>
+    /// <summary>
+    /// Records that the message (<paramref name="boot"/>, <paramref name="seq"/>, exact <paramref name="payload"/>)
+    /// was accepted by <see cref="Check"/> but could not be applied, so it was not acknowledged and will be sent
+    /// again: that byte-identical re-send is then accepted once, even after newer messages. Call it on the guard
+    /// that accepted the message, or on a guard restored to the state before that check. Last (boot, seq) and
+    /// the recent hashes do not change. Only the newest <see cref="TakenBackCount"/> are remembered; the re-send
+    /// of an older one is judged like any other old message.
+    /// </summary>
+    public void TakeBack(uint boot, uint seq, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> hash = stackalloc byte[HashSize];
+        SHA256.HashData(payload, hash);
+        if (_takenBackCount > 0 && IndexOfTakenBack(boot, seq) is >= 0 and var at) RemoveTakenBack(at);
+        AddTakenBack(boot, seq, hash);
+    }
+
+    /// <summary>How many taken-back messages wait for their re-send.</summary>
+    public int TakenBackWaiting => _takenBackCount;
+
+    /// <summary>A snapshot to persist: last (boot, seq), the recent hashes and the taken-back messages, oldest first.</summary>
     public ReplayGuardState GetState()
     {
         var hashes = new byte[_count][];
@@ -102,7 +152,41 @@ public sealed class ReplayGuard
         {
             hashes[i] = _hashes.AsSpan(((oldest + i) % RecentCount) * HashSize, HashSize).ToArray();
         }
-        return new ReplayGuardState { LastBoot = LastBoot, LastSeq = LastSeq, RecentHashes = hashes };
+        var takenBack = _takenBackCount == 0 ? [] : new TakenBackMessage[_takenBackCount];
+        for (var i = 0; i < takenBack.Length; i++)
+        {
+            var (boot, seq) = _takenBack![i];
+            takenBack[i] = new TakenBackMessage { Boot = boot, Seq = seq, Hash = _takenBackHashes.AsSpan(i * HashSize, HashSize).ToArray() };
+        }
+        return new ReplayGuardState { LastBoot = LastBoot, LastSeq = LastSeq, RecentHashes = hashes, TakenBack = takenBack };
+    }
+
+    private int IndexOfTakenBack(uint boot, uint seq)
+    {
+        var takenBack = _takenBack!;
+        for (var i = 0; i < _takenBackCount; i++)
+        {
+            if (takenBack[i].Boot == boot && takenBack[i].Seq == seq) return i;
+        }
+        return -1;
+    }
+
+    private void AddTakenBack(uint boot, uint seq, ReadOnlySpan<byte> hash)
+    {
+        _takenBack ??= new (uint, uint)[TakenBackCount];
+        _takenBackHashes ??= new byte[TakenBackCount * HashSize];
+        if (_takenBackCount == TakenBackCount) RemoveTakenBack(0); // the oldest is forgotten
+        _takenBack[_takenBackCount] = (boot, seq);
+        hash.CopyTo(_takenBackHashes.AsSpan(_takenBackCount * HashSize, HashSize));
+        _takenBackCount++;
+    }
+
+    private void RemoveTakenBack(int index)
+    {
+        var after = _takenBackCount - index - 1;
+        Array.Copy(_takenBack!, index + 1, _takenBack!, index, after);
+        Buffer.BlockCopy(_takenBackHashes!, (index + 1) * HashSize, _takenBackHashes!, index * HashSize, after * HashSize);
+        _takenBackCount--;
     }
 
     private void Remember(ReadOnlySpan<byte> hash)

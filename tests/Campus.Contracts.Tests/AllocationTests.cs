@@ -39,6 +39,13 @@ public sealed class AllocationTests
         var guard = new ReplayGuard();
         uint seq = 0;
         Assert.True(BytesPerCall(() => guard.Check(1, ++seq, signed)) < 1, "ReplayGuard.Check allocates");
+
+        // With messages taken back and waiting for their re-send, checking stays allocation-free.
+        var waiting = new ReplayGuard();
+        for (uint i = 1; i <= ReplayGuard.TakenBackCount; i++) waiting.TakeBack(1, i, signed);
+        seq = ReplayGuard.TakenBackCount;
+        Assert.True(BytesPerCall(() => waiting.Check(1, ++seq, signed)) < 1, "ReplayGuard.Check with taken-back messages allocates");
+        Assert.Equal(ReplayGuard.TakenBackCount, waiting.TakenBackWaiting);
     }
 
     [Fact]

@@ -100,4 +100,92 @@ public sealed class ReplayGuardTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new ReplayGuard(0));
         Assert.Empty(new ReplayGuard().GetState().RecentHashes);
     }
+
+    [Fact]
+    public void A_taken_back_message_is_accepted_once_when_its_resend_comes_after_newer_ones()
+    {
+        var guard = new ReplayGuard();
+        guard.Check(3, 1, Event(3, 1));
+        var before = guard.GetState();
+        var e2 = Event(3, 2);
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 2, e2));
+
+        // Not applied (storage down): back to the state before it, remembering it as taken back.
+        guard = new ReplayGuard(before);
+        guard.TakeBack(3, 2, e2);
+        Assert.Equal(1, guard.TakenBackWaiting);
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 3, Event(3, 3)));
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 2, (byte[])e2.Clone()));   // the late re-send
+        Assert.Equal(ReplayVerdict.Duplicate, guard.Check(3, 2, e2));                  // and only once
+        Assert.Equal((3u, 3u, 0), (guard.LastBoot, guard.LastSeq, guard.TakenBackWaiting));
+    }
+
+    [Fact]
+    public void Only_the_byte_identical_resend_of_a_taken_back_message_is_let_in_below_the_last_sequence()
+    {
+        var guard = new ReplayGuard();
+        var e1 = Event(3, 1);
+        var e2 = Event(3, 2);
+        guard.Check(3, 1, e1);
+        guard.TakeBack(3, 2, e2);
+        guard.Check(3, 5, Event(3, 5));   // 3 and 4 never arrived
+
+        Assert.Equal(ReplayVerdict.Replay, guard.Check(3, 2, Event(3, 2, card: "04A1B2C4")));   // other bytes for the taken-back seq
+        Assert.Equal(ReplayVerdict.Replay, guard.Check(3, 3, Event(3, 3)));                     // never taken back
+        Assert.Equal(ReplayVerdict.Replay, guard.Check(3, 1, Event(3, 1, card: "04A1B2C4")));   // an old accepted seq
+        Assert.Equal(ReplayVerdict.Duplicate, guard.Check(3, 1, e1));
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 2, e2));
+        Assert.Equal(ReplayVerdict.Duplicate, guard.Check(3, 2, e2));
+    }
+
+    [Fact]
+    public void A_taken_back_message_whose_resend_comes_first_is_accepted_in_order_and_never_again()
+    {
+        var guard = new ReplayGuard();
+        var e1 = Event(3, 1);
+        guard.TakeBack(3, 1, e1);                                     // on the state before e1: nothing accepted yet
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 1, e1));  // in order
+        Assert.Equal(0, guard.TakenBackWaiting);
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 2, Event(3, 2)));
+        Assert.Equal(ReplayVerdict.Duplicate, guard.Check(3, 1, e1));
+
+        // Taken back on the guard that accepted it (not restored): its re-send is still let in once.
+        var e3 = Event(3, 3);
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 3, e3));
+        guard.TakeBack(3, 3, e3);
+        Assert.Equal(ReplayVerdict.Accepted, guard.Check(3, 3, e3));
+        Assert.Equal(ReplayVerdict.Duplicate, guard.Check(3, 3, e3));
+    }
+
+    [Fact]
+    public void Taken_back_messages_survive_a_json_round_trip_and_only_the_newest_are_kept()
+    {
+        var guard = new ReplayGuard();
+        var count = ReplayGuard.TakenBackCount + 8;
+        var events = Enumerable.Range(1, count).Select(i => Event(5, (uint)i)).ToArray();
+        for (var i = 0; i < count; i++)
+        {
+            guard.TakeBack(5, (uint)(i + 1), events[i]);
+        }
+        guard.Check(5, (uint)count + 1, Event(5, (uint)count + 1));
+        var state = guard.GetState();
+        Assert.Equal(ReplayGuard.TakenBackCount, state.TakenBack.Count);
+        Assert.Equal(9u, state.TakenBack[0].Seq);
+
+        var json = JsonSerializer.Serialize(state, ContractsJsonContext.Default.ReplayGuardState);
+        var restored = new ReplayGuard(JsonSerializer.Deserialize(json, ContractsJsonContext.Default.ReplayGuardState)!);
+        Assert.Equal(ReplayGuard.TakenBackCount, restored.TakenBackWaiting);
+        Assert.Equal(ReplayVerdict.Replay, restored.Check(5, 8, events[7]));     // forgotten: the oldest
+        for (var i = 8; i < count; i++)
+        {
+            Assert.Equal(ReplayVerdict.Accepted, restored.Check(5, (uint)(i + 1), events[i]));
+        }
+        Assert.Equal(0, restored.TakenBackWaiting);
+        Assert.Empty(restored.GetState().TakenBack);
+
+        // State written before taken-back messages existed reads as none.
+        var old = JsonSerializer.Deserialize("""{"lastBoot":5,"lastSeq":2,"recentHashes":[]}""", ContractsJsonContext.Default.ReplayGuardState)!;
+        Assert.Equal(0, new ReplayGuard(old).TakenBackWaiting);
+        Assert.Throws<ArgumentException>(() => new ReplayGuard(new ReplayGuardState { TakenBack = [new TakenBackMessage { Boot = 1, Seq = 1, Hash = new byte[5] }] }));
+    }
 }
