@@ -39,6 +39,7 @@ internal sealed class DoorGrain(
     protected override async ValueTask<IngestResult?> PreSequenceCheckAsync(DeviceMessage message, uint boot, uint seq)
     {
         _guardBefore = null;
+        _verified = null;
         if (message.Payload is not DeviceEvent) return null;
         var key = S.HmacKey is null ? null : Convert.FromBase64String(S.HmacKey);
         var (verdict, guard) = verifier.Verify(DeviceId, message.Raw.Span, key, boot, seq, S.Guard);
@@ -46,6 +47,7 @@ internal sealed class DoorGrain(
         {
             case SignatureVerdict.Valid:
                 _guardBefore = S.Guard;
+                _verified = (boot, seq, message.Raw);
                 S.Guard = guard;
                 return null;
             case SignatureVerdict.Duplicate when message.PossibleRedelivery:
@@ -58,7 +60,7 @@ internal sealed class DoorGrain(
                     $"Replayed event: boot {boot} seq {seq} is a byte-identical copy of a verified event, published as a new message (no DUP flag).");
             case SignatureVerdict.Replayed:
                 return await RejectReplayAsync(
-                    $"Replayed event: boot {boot} seq {seq} is not after the last verified one ({S.Guard.LastBoot}/{S.Guard.LastSeq}).");
+                    $"Replayed event: boot {boot} seq {seq} is not after the last verified one ({S.Guard.LastBoot}/{S.Guard.LastSeq}) and is not the re-send of an event refused earlier.");
             default:
                 S.Rejected++;
                 await SignalAsync(new AlertSignal(AlertType.ForgedAccessEvent, AlertSeverity.Critical,
@@ -68,13 +70,21 @@ internal sealed class DoorGrain(
         }
     }
 
-    /// <summary>The guard before the current event was verified: its re-send (with DUP) must not look already seen.</summary>
+    /// <summary>The guard before the current event was verified, and that event: taken back if it cannot be applied.</summary>
     private ReplayGuardState? _guardBefore;
+    private (uint Boot, uint Seq, ReadOnlyMemory<byte> Raw)? _verified;
 
+    /// <summary>
+    /// The event was verified but not applied (storage down), so it is not acknowledged and the door sends it again.
+    /// The guard goes back to where it was, and remembers the event as taken back: its re-send must neither look
+    /// already seen nor, when newer events were accepted before it arrives (through an external broker later
+    /// messages keep flowing), look like a replay of an old (boot, seq).
+    /// </summary>
     protected override void TakeBackChecks()
     {
-        if (_guardBefore is { } before) S.Guard = before;
+        if (_guardBefore is { } before && _verified is { } e) S.Guard = verifier.TakeBack(before, e.Boot, e.Seq, e.Raw.Span);
         _guardBefore = null;
+        _verified = null;
     }
 
     private async Task<IngestResult> RejectReplayAsync(string description)

@@ -5,11 +5,11 @@ namespace Campus.Controller.Services;
 /// <summary>What the check of one signed event found.</summary>
 public enum SignatureVerdict
 {
-    /// <summary>Good MAC, and later than the last verified (boot, seq).</summary>
+    /// <summary>Good MAC, and later than the last verified (boot, seq), or the byte-identical re-send of a taken-back event.</summary>
     Valid,
     /// <summary>A byte-identical copy of a recently verified event: a QoS 1 redelivery (drop silently) when the device sent it with DUP, else a replay (the door grain decides).</summary>
     Duplicate,
-    /// <summary>Good MAC but not later than the last verified (boot, seq), and not a recent copy.</summary>
+    /// <summary>Good MAC but not later than the last verified (boot, seq), and neither a taken-back event nor a recent copy.</summary>
     Replayed,
     /// <summary>No signature, a malformed one, no device key, or a wrong MAC.</summary>
     Forged,
@@ -20,6 +20,13 @@ public interface IEventVerifier
 {
     /// <returns>The verdict and, for <see cref="SignatureVerdict.Valid"/>, the guard state to keep.</returns>
     (SignatureVerdict Verdict, ReplayGuardState Guard) Verify(string device, ReadOnlySpan<byte> payload, byte[]? key, uint boot, uint seq, ReplayGuardState guard);
+
+    /// <summary>
+    /// An event found <see cref="SignatureVerdict.Valid"/> could not be applied (storage down) and will be sent again:
+    /// returns <paramref name="guardBefore"/> (the guard state before that event was verified) changed so that its
+    /// byte-identical re-send is valid once, even after newer events were verified.
+    /// </summary>
+    ReplayGuardState TakeBack(ReplayGuardState guardBefore, uint boot, uint seq, ReadOnlySpan<byte> payload);
 }
 
 /// <summary>The contracts' <see cref="EventSigner"/> (constant-time MAC check) then <see cref="ReplayGuard"/>.</summary>
@@ -35,5 +42,12 @@ internal sealed class ContractsEventVerifier : IEventVerifier
             ReplayVerdict.Duplicate => (SignatureVerdict.Duplicate, guard),
             _ => (SignatureVerdict.Replayed, guard),
         };
+    }
+
+    public ReplayGuardState TakeBack(ReplayGuardState guardBefore, uint boot, uint seq, ReadOnlySpan<byte> payload)
+    {
+        var replay = new ReplayGuard(guardBefore);
+        replay.TakeBack(boot, seq, payload);
+        return replay.GetState();
     }
 }

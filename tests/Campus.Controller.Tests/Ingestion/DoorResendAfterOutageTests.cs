@@ -1,0 +1,120 @@
+using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.Grains;
+using Campus.Controller.History;
+using Campus.Controller.Ingestion;
+using Campus.Controller.Tests.Scenarios;
+using Campus.Grains;
+using Campus.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Campus.Controller.Tests.Ingestion;
+
+/// <summary>
+/// A signed door event refused during a storage outage is sent again later, possibly after newer events were
+/// accepted (through an external broker later messages keep flowing): it is stored once and is no replay, while
+/// true replays are still caught.
+/// </summary>
+public sealed class DoorResendAfterOutageTests
+{
+    private static readonly string Topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+
+    private const string CacheGrant = "\"req\":\"\",\"card\":\"04A1B2C3\",\"result\":\"granted\",\"reason\":\"ok\",\"source\":\"cache\"";
+
+    private static InMemoryHistoryStore Store(CampusScenario s) => (InMemoryHistoryStore)s.Cluster.History;
+
+    private static async Task<string[]> LogAsync(CampusScenario s) =>
+        [.. (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items
+            .OrderBy(e => e.Entry.Seq).Select(e => $"{e.Entry.Seq}:{e.Entry.EventType}")];
+
+    private static async Task<DoorGrainState> PersistedDoorAsync(CampusScenario s)
+    {
+        var storage = s.Cluster.Services.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
+        var state = new GrainState<DoorGrainState>(new DoorGrainState());
+        await storage.ReadStateAsync("device", s.Cluster.Device(DeviceKind.Door, "d1").GetGrainId(), state);
+        return state.State;
+    }
+
+    /// <summary>Event 1 accepted, event 2 refused during an outage, event 3 accepted, then event 2's re-send (DUP).</summary>
+    private static async Task<(byte[] E1, byte[] E2, byte[] E3)> RefuseTheSecondAndAcceptTheThirdAsync(CampusScenario s)
+    {
+        var e1 = s.EventBytes("d1", "access", CacheGrant);
+        var e2 = s.EventBytes("d1", "rex");
+        var e3 = s.EventBytes("d1", "door", "\"state\":\"closed\"");
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, e1, "d1"));
+        Store(s).SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, e2, "d1"));
+        Store(s).SimulatedOutage = null;
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, e3, "d1"));
+        return (e1, e2, e3);
+    }
+
+    [Fact]
+    public async Task A_refused_door_event_sent_again_after_a_newer_event_was_accepted_is_logged_once_and_raises_no_replay_alert()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        var (_, e2, _) = await RefuseTheSecondAndAcceptTheThirdAsync(s);
+        // The refused event is remembered with the guard's persisted state (it survives a reactivation).
+        Assert.Equal([2u], (await PersistedDoorAsync(s)).Guard.TakenBack.Select(t => t.Seq));
+
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, e2, "d1", dup: true));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, e2, "d1", dup: true));   // a second re-send: a duplicate
+
+        Assert.Equal(["1:access", "2:rex", "3:door"], await LogAsync(s));
+        Assert.Empty(await s.AlertsAsync());
+        var door = await s.Cluster.Device(DeviceKind.Door, "d1").GetSnapshot();
+        Assert.Equal((3L, 1L, 0L, 3u), (door.Accepted, door.Duplicates, door.Missed, door.LastSeq));
+        Assert.Equal(0, s.Cluster.Metrics.RejectedFor("replayed"));
+        Assert.Empty((await PersistedDoorAsync(s)).Guard.TakenBack);
+    }
+
+    [Fact]
+    public async Task A_byte_identical_copy_of_an_event_accepted_late_is_a_replay_when_published_again_without_dup()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        var (_, e2, e3) = await RefuseTheSecondAndAcceptTheThirdAsync(s);
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, e2, "d1", dup: true));
+        Assert.Empty(await s.AlertsAsync());
+
+        // Captured bytes published as new messages: the late event and the newer one alike.
+        Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(Topic, e2, "d1"));
+        Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(Topic, e3, "d1"));
+
+        Assert.Equal([AlertType.ReplayedAccessEvent], await s.AlertTypesAsync());
+        Assert.Equal(2, s.Cluster.Metrics.RejectedFor("replayed"));
+        Assert.Equal(["1:access", "2:rex", "3:door"], await LogAsync(s));
+    }
+
+    [Fact]
+    public async Task A_replay_of_an_old_accepted_event_after_a_refused_event_was_filled_raises_a_replay_alert()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        var (e1, e2, _) = await RefuseTheSecondAndAcceptTheThirdAsync(s);
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, e2, "d1", dup: true));
+        Assert.Empty(await s.AlertsAsync());
+
+        await s.PassAsync(TimeSpan.FromMinutes(1));
+        // Validly signed, old (boot, seq), other bytes (a new time stamp): the accepted entry and the filled one.
+        Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(Topic, s.EventBytes("d1", "access", CacheGrant, seq: 1), "d1", dup: true));
+        Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex", seq: 2), "d1", dup: true));
+        Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(Topic, e1, "d1"));
+
+        Assert.Equal([AlertType.ReplayedAccessEvent], await s.AlertTypesAsync());
+        Assert.Equal(3, s.Cluster.Metrics.RejectedFor("replayed"));
+        Assert.Equal(["1:access", "2:rex", "3:door"], await LogAsync(s));
+        Assert.Equal(1, (await s.Cluster.Device(DeviceKind.Door, "d1").GetSnapshot()).Entries);
+    }
+
+    [Fact]
+    public async Task A_signed_event_below_the_last_one_that_was_never_refused_is_a_replay_even_when_sent_with_dup()
+    {
+        await using var s = await CampusScenario.StartAsync();
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex", seq: 1), "d1"));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex", seq: 3), "d1"));
+        // Seq 2 never reached the controller and was never refused: arriving now, it is not a late re-send.
+        Assert.Equal(IngestDisposition.Rejected, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex", seq: 2), "d1", dup: true));
+
+        Assert.Equal([AlertType.ReplayedAccessEvent], await s.AlertTypesAsync());
+        Assert.Equal(["1:rex", "3:rex"], await LogAsync(s));
+    }
+}
