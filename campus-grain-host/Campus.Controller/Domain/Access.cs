@@ -227,3 +227,60 @@ public sealed record AllowListEntry(string Card, IReadOnlyList<TimeWindow> Windo
         }
     }
 }
+
+/// <summary>
+/// The controller's answer to one access request (the reader's (boot, seq), its request id and card), kept
+/// from the moment it is decided until the request's access-log entry is stored.
+/// </summary>
+public sealed class AccessAnswer
+{
+    public uint Boot { get; set; }
+    public uint Seq { get; set; }
+    public string Req { get; set; } = "";
+    public string Card { get; set; } = "";
+    public bool Granted { get; set; }
+    public AccessReason Reason { get; set; }
+    public string? PersonId { get; set; }
+    public DateTimeOffset DecidedAt { get; set; }
+    /// <summary>Id of the access command that carries the answer (the same if it has to be sent again).</summary>
+    public string CommandId { get; set; } = "";
+    /// <summary>True once the answer was handed to the broker for the reader.</summary>
+    public bool Published { get; set; }
+}
+
+/// <summary>
+/// Answers a door gave whose requests are not logged yet. A request whose processing failed after its answer
+/// went out (the log could not be stored) is not acknowledged, so the reader sends it again; the re-send is
+/// answered from here, with the same decision, instead of being decided a second time. Bounded: the oldest
+/// answer is forgotten beyond <see cref="Capacity"/> (its re-send, if it ever comes, is decided again).
+/// </summary>
+public sealed class AccessAnswerBook
+{
+    public const int Capacity = 16;
+
+    /// <summary>Oldest first.</summary>
+    public List<AccessAnswer> Pending { get; set; } = [];
+
+    /// <summary>The answer given to this request, or null when it was never answered (or forgotten).</summary>
+    public AccessAnswer? Find(uint boot, uint seq, string req, string card)
+    {
+        foreach (var a in Pending)
+        {
+            if (a.Boot == boot && a.Seq == seq && string.Equals(a.Req, req, StringComparison.Ordinal) && string.Equals(a.Card, card, StringComparison.Ordinal))
+                return a;
+        }
+        return null;
+    }
+
+    public AccessAnswer Add(AccessAnswer answer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        Pending.RemoveAll(a => a.Boot == answer.Boot && a.Seq == answer.Seq);
+        if (Pending.Count >= Capacity) Pending.RemoveRange(0, Pending.Count - Capacity + 1);
+        Pending.Add(answer);
+        return answer;
+    }
+
+    /// <summary>The request is logged: its re-sends are duplicates from now on, so the answer is no longer needed.</summary>
+    public void Remove(AccessAnswer answer) => Pending.Remove(answer);
+}

@@ -14,6 +14,7 @@ internal sealed class DoorGrainState : DeviceState
     public ReplayGuardState Guard { get; set; } = new();
     public DoorMonitor Door { get; set; } = new();
     public DeniedCardWindow Denied { get; set; } = new();
+    public AccessAnswerBook Answers { get; set; } = new();
     public long Entries { get; set; }
     public long Rejected { get; set; }
 }
@@ -101,24 +102,7 @@ internal sealed class DoorGrain(
         switch (ev)
         {
             case AccessRequestEvent request:
-            {
-                var verdict = await School.DecideAccess(DeviceId, S.Room, request.Card);
-                var d = verdict.Decision;
-                Services.Metrics.AccessDecision(d.Granted);
-                if (d.Granted) S.Door.Granted(now);
-                await Services.Commands.PublishAsync(message.Topic.WithStream(TopicStream.Command, CommandNames.Access), new AccessCommand
-                {
-                    Id = CommandIds.Next(),
-                    Ts = now.ToUnixTimeMilliseconds(),
-                    Req = request.Req,
-                    Card = request.Card,
-                    Grant = d.Granted,
-                    Reason = ToWire(d.Reason),
-                    OpenMs = d.Granted ? Options.OpenMs : null,
-                });
-                await LogEventAsync(message, ev, request.Card, d.PersonId, d.Granted ? "granted" : "denied", d.Reason.ToWire(), "controller", request.Req);
-                return IngestResult.Accepted;
-            }
+                return await AnswerAccessRequestAsync(message, request);
             case AccessEvent access:
             {
                 var granted = access.Result == AccessResult.Granted;
@@ -164,6 +148,56 @@ internal sealed class DoorGrain(
             default:
                 return await base.ApplyEventAsync(message, ev);
         }
+    }
+
+    /// <summary>
+    /// Decides an access request, answers the reader at once on its command topic (also while storage is down:
+    /// the answer does not wait for the log), then logs the request. When the log cannot be stored the request
+    /// is not acknowledged and the reader sends it again; by then the reader has acted on the answer (or given
+    /// up waiting and decided from its allow-list), so the re-send is not decided again. It gets the answer kept
+    /// in <see cref="AccessAnswerBook"/>: the same decision, logged once with the time it was made, no second
+    /// grant for the door monitor and no second count. The answer is published again only if it never went out.
+    /// </summary>
+    private async Task<IngestResult> AnswerAccessRequestAsync(DeviceMessage message, AccessRequestEvent request)
+    {
+        var answer = S.Answers.Find(request.Boot, request.Seq, request.Req, request.Card);
+        if (answer is null)
+        {
+            var now = message.ReceivedAt;
+            var d = (await School.DecideAccess(DeviceId, S.Room, request.Card)).Decision;
+            answer = S.Answers.Add(new AccessAnswer
+            {
+                Boot = request.Boot,
+                Seq = request.Seq,
+                Req = request.Req,
+                Card = request.Card,
+                Granted = d.Granted,
+                Reason = d.Reason,
+                PersonId = d.PersonId,
+                DecidedAt = now,
+                CommandId = CommandIds.Next(),
+            });
+            Services.Metrics.AccessDecision(d.Granted);
+            if (d.Granted) S.Door.Granted(now);
+        }
+        if (!answer.Published)
+        {
+            await Services.Commands.PublishAsync(message.Topic.WithStream(TopicStream.Command, CommandNames.Access), new AccessCommand
+            {
+                Id = answer.CommandId,
+                Ts = answer.DecidedAt.ToUnixTimeMilliseconds(),
+                Req = request.Req,
+                Card = request.Card,
+                Grant = answer.Granted,
+                Reason = ToWire(answer.Reason),
+                OpenMs = answer.Granted ? Options.OpenMs : null,
+            });
+            answer.Published = true;
+        }
+        await LogEventAsync(message with { ReceivedAt = answer.DecidedAt }, request, request.Card, answer.PersonId,
+            answer.Granted ? "granted" : "denied", answer.Reason.ToWire(), "controller", request.Req);
+        S.Answers.Remove(answer);
+        return IngestResult.Accepted;
     }
 
     public override async Task Tick()

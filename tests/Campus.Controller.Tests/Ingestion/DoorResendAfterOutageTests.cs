@@ -13,7 +13,7 @@ namespace Campus.Controller.Tests.Ingestion;
 /// <summary>
 /// A signed door event refused during a storage outage is sent again later, possibly after newer events were
 /// accepted (through an external broker later messages keep flowing): it is stored once and is no replay, while
-/// true replays are still caught.
+/// true replays are still caught; an access request sent again is not decided a second time.
 /// </summary>
 public sealed class DoorResendAfterOutageTests
 {
@@ -116,5 +116,60 @@ public sealed class DoorResendAfterOutageTests
 
         Assert.Equal([AlertType.ReplayedAccessEvent], await s.AlertTypesAsync());
         Assert.Equal(["1:rex", "3:rex"], await LogAsync(s));
+    }
+
+    [Fact]
+    public async Task An_access_request_sent_again_after_a_storage_outage_keeps_its_first_answer_sent_once_and_logged_once()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var decidedAt = s.Now;
+        var request = s.EventBytes("d1", "access-request", "\"req\":\"r1\",\"card\":\"04A1B2C3\"");
+
+        Store(s).SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, request, "d1"));
+        // The reader got its answer at once, though the request could not be logged.
+        var answer = Assert.Single(s.Cluster.Commands.Select(c => c.Command).OfType<AccessCommand>());
+        Assert.Equal(("r1", true), (answer.Req, answer.Grant));
+        Store(s).SimulatedOutage = null;
+
+        // Meanwhile the card is reported lost: a second decision would now deny it.
+        var person = (await s.Cluster.Registry.GetPerson("p1"))!;
+        await s.Cluster.Registry.UpsertPerson(person with { Cards = [new AccessCard(CampusScenario.TeacherCard, CardStatus.Lost)] }, "admin");
+        await s.PassAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, request, "d1", dup: true));
+
+        Assert.Single(s.Cluster.Commands.Select(c => c.Command).OfType<AccessCommand>());
+        var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
+        var entry = Assert.Single(log).Entry;
+        Assert.Equal(("access-request", "granted", "ok", "p1", decidedAt), (entry.EventType, entry.Result, entry.Reason, entry.PersonId, entry.OccurredAt));
+        Assert.Empty((await PersistedDoorAsync(s)).Answers.Pending);
+    }
+
+    [Fact]
+    public async Task An_access_request_sent_again_after_the_readers_newer_events_does_not_authorize_the_door_again()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        await s.OnlineAsync("d1");
+        var request = s.EventBytes("d1", "access-request", "\"req\":\"r1\",\"card\":\"04A1B2C3\"");
+        Store(s).SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, request, "d1"));
+        Store(s).SimulatedOutage = null;
+        await s.EventAsync("d1", "access", "\"req\":\"r1\",\"card\":\"04A1B2C3\",\"result\":\"granted\",\"reason\":\"ok\",\"source\":\"controller\"");
+        var keptWithTheDoor = (await PersistedDoorAsync(s)).Answers.Pending.Select(a => a.Req).ToArray();
+        await s.EventAsync("d1", "door", "\"state\":\"open\"");   // the teacher walks in on the grant
+        await s.EventAsync("d1", "door", "\"state\":\"closed\"");
+        Assert.Empty(await s.AlertsAsync());
+
+        await s.PassAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, request, "d1", dup: true));   // the late re-send
+        await s.EventAsync("d1", "door", "\"state\":\"open\"");   // nobody was granted just now
+
+        Assert.Equal([AlertType.DoorForced], await s.AlertTypesAsync());
+        Assert.Single(s.Cluster.Commands.Select(c => c.Command).OfType<AccessCommand>());
+        Assert.Equal(["2:access-request", "3:access", "4:door", "5:door", "6:door"], await LogAsync(s));
+        var door = await s.Cluster.Device(DeviceKind.Door, "d1").GetSnapshot();
+        Assert.Equal((0L, 0L), (door.Duplicates, door.Missed));
+        // The answer waiting for its re-send was kept with the door's state (written with the reader's next event).
+        Assert.Equal(["r1"], keptWithTheDoor);
     }
 }
