@@ -7,6 +7,7 @@ using Campus.Controller.Grains;
 using Campus.Controller.Testing;
 using Campus.Mqtt;
 using Campus.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Campus.Controller.Tests.EndToEnd;
 
@@ -91,6 +92,45 @@ public sealed class ReplayOverMqttTests
         await Poll.UntilAsync(async () => (await cluster.Device(DeviceKind.Door, "d1").GetSnapshot()).Duplicates >= 1, "the copy is counted as a duplicate");
         Assert.Empty(await AlertTypesAsync(cluster));
         Assert.Equal(1, (await cluster.Device(DeviceKind.Door, "d1").GetSnapshot()).Entries);
+    }
+
+    [Fact]
+    public async Task Through_mosquitto_a_door_event_refused_during_a_storage_outage_is_logged_once_when_it_comes_back_after_a_newer_one()
+    {
+        await using var mosquitto = await MosquittoServer.StartAsync();
+        await using var cluster = await CampusTestCluster.StartAsync(configure: o => o.ExternalBroker = (mosquitto.Host, mosquitto.Port));
+        var (door, access) = await SetUpAsync(cluster);
+        var key = Convert.FromBase64String(door.HmacKeyBase64);
+        byte[] Rex(uint seq) => EventSigner.Sign("d1", key, Encoding.UTF8.GetBytes($"{{\"v\":1,\"boot\":1,\"seq\":{seq},\"ts\":0,\"type\":\"rex\"}}"));
+        MqttApplicationMessage Message(byte[] payload) => new MqttApplicationMessageBuilder().WithTopic(EventTopic).WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+        async Task<string[]> LogAsync() => [.. (await cluster.History.GetAccessLogAsync(new Campus.Controller.History.AccessLogQuery("s01", DoorId: "d1"))).Items
+            .OrderBy(e => e.Entry.Seq).Select(e => $"{e.Entry.Seq}:{e.Entry.EventType}")];
+        await Poll.UntilAsync(() => cluster.IngestionReady, "the controller is connected to mosquitto");
+        await using var device = new MqttClientFactory().CreateMqttClient();
+        await device.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(mosquitto.Host, mosquitto.Port).WithClientId("d1").Build());
+        await Poll.UntilAsync(async () =>
+        {
+            await device.PublishAsync(Message(access));
+            return (await cluster.Device(DeviceKind.Door, "d1").GetSnapshot()).Entries == 1;
+        }, "the first event reaches the door grain");
+        var status = cluster.Services.GetRequiredService<Campus.Controller.Ingestion.IngestionStatus>();
+        await Poll.UntilAsync(() => status.InFlight == 0, "the copies of the first event are acknowledged");
+
+        var store = (Campus.Controller.History.InMemoryHistoryStore)cluster.History;
+        var received = cluster.Metrics.ReceivedTotal;
+        store.SimulatedOutage = "simulated disk full";
+        await device.PublishAsync(Message(Rex(2)));   // mosquitto has it; the controller cannot store it
+        await Poll.UntilAsync(() => cluster.Metrics.ReceivedTotal > received && status.InFlight == 0, "the second event was refused");
+        store.SimulatedOutage = null;
+        // The connection stays up a while (the refused event comes back when the session resumes), so this one
+        // is normally accepted first.
+        await device.PublishAsync(Message(Rex(3)));
+
+        await Poll.UntilAsync(async () => (await LogAsync()).Length == 3, "the refused event is sent again and logged", TimeSpan.FromSeconds(60));
+        Assert.Equal(["1:access", "2:rex", "3:rex"], await LogAsync());
+        Assert.Empty(await AlertTypesAsync(cluster));
+        Assert.Equal(0, cluster.Metrics.RejectedFor("replayed"));
     }
 }
 
