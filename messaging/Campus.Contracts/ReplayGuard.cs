@@ -52,7 +52,10 @@ public sealed class ReplayGuard
         _hashes = new byte[recentCount * HashSize];
     }
 
-    /// <summary>A guard restored from <paramref name="state"/> (keeps the newest <paramref name="recentCount"/> hashes).</summary>
+    /// <summary>
+    /// A guard restored from <paramref name="state"/> (keeps the newest <paramref name="recentCount"/> hashes and the
+    /// newest <see cref="TakenBackCount"/> taken-back messages; state written before those existed has none).
+    /// </summary>
     public ReplayGuard(ReplayGuardState state, int recentCount = DefaultRecentCount)
         : this(recentCount)
     {
