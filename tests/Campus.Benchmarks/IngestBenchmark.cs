@@ -153,18 +153,19 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 ["notAcknowledged"] = devices - result.WarmUp.Acknowledged,
             },
             ["backlogPerSecond"] = new JsonArray([.. result.Backlog.Select(b => (JsonNode)b)]),
-            ["ackedPerSecond"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode)x.Acked)]),
+            ["sampledAtSecond"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode)x.At)]),
+            ["ackedPerSecond"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode)x.AckedPerSecond)]),
             ["cpuPercentPerSecond"] = new JsonObject
             {
-                ["what"] = "per second of the run, each process's CPU in percent of one core (the machine has 2 cores: 200 in all)",
+                ["what"] = "for each sample (taken about every second, at sampledAtSecond from the start of the load, like backlogPerSecond), each process's CPU since the sample before, in percent of one core (the machine has 2 cores: 200 in all)",
                 ["loadGenerator"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode)x.LoadGenerator)]),
                 ["host"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode?)x.Host)]),
                 ["postgres"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode?)x.Postgres)]),
             },
             ["stalledSeconds"] = new JsonObject
             {
-                ["what"] = "seconds (from the start of the load) in which the three processes together used less than a quarter of the machine while messages waited: the machine did not run them",
-                ["seconds"] = new JsonArray([.. result.PerSecond.Select((x, i) => (x, i)).Where(p => p.x.Stalled && p.i < result.Backlog.Count && result.Backlog[p.i] > 0).Select(p => (JsonNode)(p.i + 1))]),
+                ["what"] = "samples (at this second from the start of the load) in which the three processes together used less than a quarter of the machine while messages waited: the machine did not run them",
+                ["seconds"] = new JsonArray([.. result.PerSecond.Select((x, i) => (x, i)).Where(p => p.x.Stalled && p.i < result.Backlog.Count && result.Backlog[p.i] > 0).Select(p => (JsonNode)p.x.At)]),
             },
             ["storeQueuePerSecond"] = new JsonArray([.. result.StoreQueue.Select(b => (JsonNode)b)]),
             ["cpuSeconds"] = new JsonObject
@@ -292,13 +293,15 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         Drain? Drain, WarmUp WarmUp, List<Second> PerSecond);
 
     /// <summary>One second of a run: acknowledgements, and the CPU of each process in percent of one core.</summary>
-    private sealed record Second(long Acked, double LoadGenerator, double? Host, double? Postgres)
+    private sealed record Second(double At, double AckedPerSecond, double LoadGenerator, double? Host, double? Postgres)
     {
+        /// <summary>The interval between two samples (about a second; the sampling itself takes a little).</summary>
         public static Second Between(DrainMark a, DrainMark b)
         {
             var dt = b.Seconds - a.Seconds;
             static double? Percent(double? x, double? y, double dt) => x is { } u && y is { } v ? Math.Round((v - u) * 100 / dt) : null;
-            return new Second(b.Acked - a.Acked, Percent(a.LoadCpuSeconds, b.LoadCpuSeconds, dt)!.Value, Percent(a.HostCpuSeconds, b.HostCpuSeconds, dt), Percent(a.DatabaseCpuSeconds, b.DatabaseCpuSeconds, dt));
+            return new Second(Math.Round(b.Seconds, 1), Math.Round((b.Acked - a.Acked) / dt), Percent(a.LoadCpuSeconds, b.LoadCpuSeconds, dt)!.Value,
+                Percent(a.HostCpuSeconds, b.HostCpuSeconds, dt), Percent(a.DatabaseCpuSeconds, b.DatabaseCpuSeconds, dt));
         }
 
         /// <summary>All three together used less than a quarter of the machine (two cores): nothing ran although work was waiting.</summary>
