@@ -119,8 +119,24 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 return null;
             }
         }
+        // PostgreSQL's own maintenance during the load: what its autovacuum workers are doing at each sample.
+        await using var watch = new Npgsql.NpgsqlConnection(connection);
+        await watch.OpenAsync();
+        async Task<string?> MaintenanceAsync()
+        {
+            try
+            {
+                await using var cmd = new Npgsql.NpgsqlCommand(
+                    "SELECT coalesce(string_agg(regexp_replace(query, '^autovacuum: ', ''), '; '), '') FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'", watch);
+                return await cmd.ExecuteScalarAsync() as string;
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or InvalidOperationException)
+            {
+                return null;
+            }
+        }
         var boot = reused ? (uint)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000) : 1u;
-        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)), boot, raw, host.Id, dbPort, StoreQueueAsync, warmWave);
+        var result = await LoadAsync("127.0.0.1", mqttPort, devices, seconds, rate, i => (Id(i), "pw-" + Id(i)), boot, raw, host.Id, dbPort, StoreQueueAsync, warmWave, MaintenanceAsync);
         await host.TerminateAsync(TimeSpan.FromSeconds(30));
         var hostLog = (host.StandardError + host.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var hostLogFile = Path.Combine(dir, "host.log");
@@ -161,6 +177,11 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 ["loadGenerator"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode)x.LoadGenerator)]),
                 ["host"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode?)x.Host)]),
                 ["postgres"] = new JsonArray([.. result.PerSecond.Select(x => (JsonNode?)x.Postgres)]),
+            },
+            ["autovacuum"] = new JsonObject
+            {
+                ["what"] = "the samples (at this second from the start of the load) at which PostgreSQL's autovacuum workers were running, and what they ran",
+                ["samples"] = new JsonArray([.. result.Autovacuum.Select(v => (JsonNode)new JsonObject { ["at"] = v.At, ["running"] = v.What })]),
             },
             ["stalledSeconds"] = new JsonObject
             {
@@ -290,7 +311,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     }
 
     private sealed record LoadResult(double Rate, long Sent, long Acked, long Failed, double P50, double P99, List<long> Backlog, double Seconds, double LoadCpuSeconds, double? HostCpuSeconds, double? DatabaseCpuSeconds, List<int> StoreQueue, long LostConnections, string LoadGenerator,
-        Drain? Drain, WarmUp WarmUp, List<Second> PerSecond);
+        Drain? Drain, WarmUp WarmUp, List<Second> PerSecond, List<(double At, string What)> Autovacuum);
 
     /// <summary>One second of a run: acknowledgements, and the CPU of each process in percent of one core.</summary>
     private sealed record Second(double At, double AckedPerSecond, double LoadGenerator, double? Host, double? Postgres)
@@ -479,7 +500,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
     /// resuming cost the load generator more than the broker it measures.)
     /// </summary>
     private static async Task<LoadResult> LoadAsync(string host, int port, int devices, int seconds, int rate, Func<int, (string? User, string? Password)> credentials,
-        uint boot, bool raw, int? hostPid = null, int? databasePort = null, Func<Task<int?>>? storeQueue = null, int warmWave = 1_000)
+        uint boot, bool raw, int? hostPid = null, int? databasePort = null, Func<Task<int?>>? storeQueue = null, int warmWave = 1_000, Func<Task<string?>>? maintenance = null)
     {
         var rooms = Math.Max(1, devices / 50);
         string Topic(int i) => $"campus/v1/s01/r{i % rooms}/energy/{Id(i)}/telemetry";
@@ -566,6 +587,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         DrainMark Mark() => new(stop.Elapsed.TotalSeconds, Interlocked.Read(ref run.Acked), (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds,
             hostPid is { } hpid ? ProcessCpu.Of(hpid) : null, databasePort is { } dport ? ProcessCpu.OfPostgres(dport) : null);
         var seconds1 = new List<Second>();
+        var vacuums = new List<(double At, string What)>();
         var last = Mark();
         while (true)
         {
@@ -577,6 +599,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             seconds1.Add(Second.Between(last, now));
             last = now;
             if (storeQueue is not null && await storeQueue() is { } q) queue.Add(q);
+            if (maintenance is not null && await maintenance() is { Length: > 0 } work) vacuums.Add((Math.Round(stop.Elapsed.TotalSeconds, 1), work));
             Console.Write($"\r{stop.Elapsed.TotalSeconds,5:0} s  sent {Interlocked.Read(ref run.Sent),9}  acked {Interlocked.Read(ref run.Acked),9}  backlog {b,7}  {(queue.Count > 0 ? $"store queue {queue[^1],6}" : "")}");
             if (Volatile.Read(ref running) == 0 && (b == 0 || stop.Elapsed > drainUntil)) break;
         }
@@ -590,7 +613,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
         if (fleet.LostConnections > 0) Console.WriteLine($"connections closed by the broker: {fleet.LostConnections}");
         // Sustained: what was acknowledged while the load was offered (the drain after it is not counted).
         return new LoadResult(Interlocked.Read(ref run.AckedInWindow) / seconds, run.Sent, run.Acked, run.Failed, p50, p99, backlog, elapsed, cpu, hostCpu, dbCpu, queue, fleet.LostConnections, fleet.Name,
-            drainStart is { } d && drainEnd.Seconds - d.Seconds >= 5 && drainEnd.Acked > d.Acked ? new Drain(d, drainEnd) : null, warmUp, seconds1);
+            drainStart is { } d && drainEnd.Seconds - d.Seconds >= 5 && drainEnd.Acked > d.Acked ? new Drain(d, drainEnd) : null, warmUp, seconds1, vacuums);
     }
 
     /// <summary>One energy reading as a device sends it (JSON, schema v1).</summary>
