@@ -1,3 +1,4 @@
+using Campus.Contracts;
 using System.Globalization;
 
 namespace Campus.Controller.Domain;
@@ -252,11 +253,13 @@ public sealed class AccessAnswer
 /// Answers a door gave whose requests are not logged yet. A request whose processing failed after its answer
 /// went out (the log could not be stored) is not acknowledged, so the reader sends it again; the re-send is
 /// answered from here, with the same decision, instead of being decided a second time. Bounded: the oldest
-/// answer is forgotten beyond <see cref="Capacity"/> (its re-send, if it ever comes, is decided again).
+/// answer is forgotten beyond <see cref="Capacity"/>, as many as the replay guard keeps taken-back events, so
+/// a request the guard lets back in always finds its answer (the guard forgets one as early or earlier: it also
+/// keeps the door's other refused events); the re-send of a forgotten one is a replay.
 /// </summary>
 public sealed class AccessAnswerBook
 {
-    public const int Capacity = 16;
+    public const int Capacity = ReplayGuard.TakenBackCount;
 
     /// <summary>Oldest first.</summary>
     public List<AccessAnswer> Pending { get; set; } = [];

@@ -172,4 +172,31 @@ public sealed class DoorResendAfterOutageTests
         // The answer waiting for its re-send was kept with the door's state (written with the reader's next event).
         Assert.Equal(["r1"], keptWithTheDoor);
     }
+
+    [Fact]
+    public async Task Every_access_request_refused_in_one_outage_keeps_its_first_answer_when_sent_again_after_newer_events()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        await s.OnlineAsync("d1");
+        var requests = Enumerable.Range(1, ReplayGuard.TakenBackCount)
+            .Select(i => s.EventBytes("d1", "access-request", $"\"req\":\"r{i}\",\"card\":\"04A1B2C3\"")).ToArray();
+        Store(s).SimulatedOutage = "simulated disk full";
+        foreach (var request in requests) Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, request, "d1"));
+        Store(s).SimulatedOutage = null;
+        await s.EventAsync("d1", "door", "\"state\":\"closed\"");
+
+        // The card is reported lost meanwhile: any request decided a second time would now be denied.
+        var person = (await s.Cluster.Registry.GetPerson("p1"))!;
+        await s.Cluster.Registry.UpsertPerson(person with { Cards = [new AccessCard(CampusScenario.TeacherCard, CardStatus.Lost)] }, "admin");
+        await s.PassAsync(TimeSpan.FromMinutes(1));
+        foreach (var request in requests) Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, request, "d1", dup: true));
+
+        var answers = s.Cluster.Commands.Select(c => c.Command).OfType<AccessCommand>().ToArray();
+        Assert.Equal(requests.Length, answers.Length);
+        Assert.All(answers, a => Assert.True(a.Grant));
+        var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1", Page: new PageRequest(100)))).Items;
+        Assert.Equal(requests.Length, log.Count(e => e.Entry.EventType == "access-request" && e.Entry.Result == "granted"));
+        Assert.Empty(await s.AlertsAsync());
+        Assert.Empty((await PersistedDoorAsync(s)).Answers.Pending);
+    }
 }
