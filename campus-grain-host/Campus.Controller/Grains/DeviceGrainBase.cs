@@ -133,6 +133,8 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             // like a duplicate of this one. (What was stored before the failure dedupes in the history.)
             S.Sequence.Restore(mark);
             TakeBackChecks();
+            // What the checks keep for the re-send (a door's taken-back event and its answer) goes with the next write.
+            _dirty = true;
             throw;
         }
         if (result.Outcome == IngestOutcome.Duplicate) S.Duplicates++;

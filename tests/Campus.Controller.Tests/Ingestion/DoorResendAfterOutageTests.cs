@@ -6,6 +6,7 @@ using Campus.Controller.Ingestion;
 using Campus.Controller.Tests.Scenarios;
 using Campus.Grains;
 using Campus.Grains.Storage;
+using Campus.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Campus.Controller.Tests.Ingestion;
@@ -198,5 +199,30 @@ public sealed class DoorResendAfterOutageTests
         Assert.Equal(requests.Length, log.Count(e => e.Entry.EventType == "access-request" && e.Entry.Result == "granted"));
         Assert.Empty(await s.AlertsAsync());
         Assert.Empty((await PersistedDoorAsync(s)).Answers.Pending);
+    }
+
+    [Fact]
+    public async Task A_refused_event_is_remembered_with_the_doors_state_when_its_grain_is_collected_before_any_later_write()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex"), "d1"));
+        var refused = s.EventBytes("d1", "rex");
+        Store(s).SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, refused, "d1"));
+        Store(s).SimulatedOutage = null;
+        Assert.Empty((await PersistedDoorAsync(s)).Guard.TakenBack);
+
+        // Idle long enough to be collected: the deactivation writes what the refused message left behind.
+        await Poll.UntilAsync(async () =>
+        {
+            await s.PassAsync(TimeSpan.FromMinutes(20));
+            return (await PersistedDoorAsync(s)).Guard.TakenBack.Count > 0;
+        }, "the door's grain is collected and writes its state", TimeSpan.FromSeconds(30));
+
+        Assert.Equal([2u], (await PersistedDoorAsync(s)).Guard.TakenBack.Select(t => t.Seq));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex"), "d1"));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, refused, "d1", dup: true));
+        Assert.Equal(["1:rex", "2:rex", "3:rex"], await LogAsync(s));
+        Assert.Empty(await s.AlertsAsync());
     }
 }
