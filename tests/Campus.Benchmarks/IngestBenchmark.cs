@@ -185,7 +185,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
             },
             ["stalledSeconds"] = new JsonObject
             {
-                ["what"] = "samples (at this second from the start of the load) in which the three processes together used less than a quarter of the machine while messages waited: the machine did not run them",
+                ["what"] = "samples (at this second from the start of the load) in which the three processes together used less than a quarter of the machine while messages waited: the machine did not run them, or all three waited (on I/O or locks)",
                 ["seconds"] = new JsonArray([.. result.PerSecond.Select((x, i) => (x, i)).Where(p => p.x.Stalled && p.i < result.Backlog.Count && result.Backlog[p.i] > 0).Select(p => (JsonNode)p.x.At)]),
             },
             ["storeQueuePerSecond"] = new JsonArray([.. result.StoreQueue.Select(b => (JsonNode)b)]),
@@ -325,7 +325,7 @@ internal sealed class IngestBenchmark : IBenchmarkMode
                 Percent(a.HostCpuSeconds, b.HostCpuSeconds, dt), Percent(a.DatabaseCpuSeconds, b.DatabaseCpuSeconds, dt));
         }
 
-        /// <summary>All three together used less than a quarter of the machine (two cores): nothing ran although work was waiting.</summary>
+        /// <summary>All three together used less than a quarter of the machine (two cores) although work was waiting: the machine did not run them, or all three waited (I/O, locks).</summary>
         public bool Stalled => LoadGenerator + (Host ?? 0) + (Postgres ?? 0) < 50;
     }
 
