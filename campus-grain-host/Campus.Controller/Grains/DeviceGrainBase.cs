@@ -106,7 +106,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
 
         var mark = S.Sequence.Mark();
         var verdict = S.Sequence.Observe(boot, seq);
-        if (!verdict.IsNew)
+        if (!verdict.IsNew && !IsResendOfRefused)
         {
             S.Duplicates++;
             return IngestResult.Duplicate;
@@ -148,6 +148,13 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
         if (result.Outcome == IngestOutcome.Accepted) await ReportAsync(0);
         return result;
     }
+
+    /// <summary>
+    /// The current message is known, from <see cref="PreSequenceCheckAsync"/>, to be the re-send of one that was refused
+    /// (never stored): it is applied even when the sequence check takes it for old, as it does when the refused
+    /// message was the first of its boot seen here or the device restarted before sending it again.
+    /// </summary>
+    protected virtual bool IsResendOfRefused => false;
 
     /// <summary>The message passed <see cref="PreSequenceCheckAsync"/> but could not be applied: forget what the check recorded.</summary>
     protected virtual void TakeBackChecks()

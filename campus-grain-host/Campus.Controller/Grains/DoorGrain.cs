@@ -41,14 +41,18 @@ internal sealed class DoorGrain(
     {
         _guardBefore = null;
         _verified = null;
+        _resendOfRefused = false;
         if (message.Payload is not DeviceEvent) return null;
         var key = S.HmacKey is null ? null : Convert.FromBase64String(S.HmacKey);
+        var wasTakenBack = S.Guard.TakenBack.Any(t => t.Boot == boot && t.Seq == seq);
         var (verdict, guard) = verifier.Verify(DeviceId, message.Raw.Span, key, boot, seq, S.Guard);
         switch (verdict)
         {
             case SignatureVerdict.Valid:
                 _guardBefore = S.Guard;
                 _verified = (boot, seq, message.Raw);
+                // Valid and taken back before: the guard matched it to the refused message's exact bytes.
+                _resendOfRefused = wasTakenBack;
                 S.Guard = guard;
                 return null;
             case SignatureVerdict.Duplicate when message.PossibleRedelivery:
@@ -74,6 +78,9 @@ internal sealed class DoorGrain(
     /// <summary>The guard before the current event was verified, and that event: taken back if it cannot be applied.</summary>
     private ReplayGuardState? _guardBefore;
     private (uint Boot, uint Seq, ReadOnlyMemory<byte> Raw)? _verified;
+    private bool _resendOfRefused;
+
+    protected override bool IsResendOfRefused => _resendOfRefused;
 
     /// <summary>
     /// The event was verified but not applied (storage down), so it is not acknowledged and the door sends it again.

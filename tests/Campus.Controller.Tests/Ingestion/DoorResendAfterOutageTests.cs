@@ -225,4 +225,42 @@ public sealed class DoorResendAfterOutageTests
         Assert.Equal(["1:rex", "2:rex", "3:rex"], await LogAsync(s));
         Assert.Empty(await s.AlertsAsync());
     }
+
+    [Fact]
+    public async Task A_refused_first_event_of_the_door_is_logged_once_when_sent_again_after_a_newer_one()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var first = s.EventBytes("d1", "rex");
+        Store(s).SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, first, "d1"));
+        Store(s).SimulatedOutage = null;
+        // Nothing of this boot was seen before seq 2, so the sequence check alone would take seq 1 for old.
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex"), "d1"));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, first, "d1", dup: true));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, first, "d1", dup: true));   // once more: a duplicate now
+
+        Assert.Equal(["1:rex", "2:rex"], await LogAsync(s));
+        Assert.Empty(await s.AlertsAsync());
+        var door = await s.Cluster.Device(DeviceKind.Door, "d1").GetSnapshot();
+        Assert.Equal((2L, 1L), (door.Accepted, door.Duplicates));
+    }
+
+    [Fact]
+    public async Task A_refused_event_sent_again_after_the_door_restarted_is_logged_once()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex", seq: 1), "d1"));
+        var refused = s.EventBytes("d1", "rex", seq: 2);
+        Store(s).SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, refused, "d1"));
+        Store(s).SimulatedOutage = null;
+        // The door restarts (boot 2) and sends its kept message after its first new one.
+        s.Boot = 2;
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex", seq: 1), "d1"));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, refused, "d1", dup: true));
+
+        var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
+        Assert.Equal(["1/1", "1/2", "2/1"], log.Select(e => $"{e.Entry.Boot}/{e.Entry.Seq}").Order().ToArray());
+        Assert.Empty(await s.AlertsAsync());
+    }
 }
