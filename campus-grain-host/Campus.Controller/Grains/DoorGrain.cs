@@ -39,20 +39,16 @@ internal sealed class DoorGrain(
 
     protected override async ValueTask<IngestResult?> PreSequenceCheckAsync(DeviceMessage message, uint boot, uint seq)
     {
-        _guardBefore = null;
         _verified = null;
-        _resendOfRefused = false;
         if (message.Payload is not DeviceEvent) return null;
         var key = S.HmacKey is null ? null : Convert.FromBase64String(S.HmacKey);
-        var wasTakenBack = S.Guard.TakenBack.Any(t => t.Boot == boot && t.Seq == seq);
         var (verdict, guard) = verifier.Verify(DeviceId, message.Raw.Span, key, boot, seq, S.Guard);
         switch (verdict)
         {
             case SignatureVerdict.Valid:
-                _guardBefore = S.Guard;
-                _verified = (boot, seq, message.Raw);
                 // Valid and taken back before: the guard matched it to the refused message's exact bytes.
-                _resendOfRefused = wasTakenBack;
+                var resend = S.Guard.TakenBack.Count > 0 && S.Guard.TakenBack.Any(t => t.Boot == boot && t.Seq == seq);
+                _verified = new VerifiedEvent(S.Guard, boot, seq, message.Raw, resend);
                 S.Guard = guard;
                 return null;
             case SignatureVerdict.Duplicate when message.PossibleRedelivery:
@@ -75,12 +71,14 @@ internal sealed class DoorGrain(
         }
     }
 
-    /// <summary>The guard before the current event was verified, and that event: taken back if it cannot be applied.</summary>
-    private ReplayGuardState? _guardBefore;
-    private (uint Boot, uint Seq, ReadOnlyMemory<byte> Raw)? _verified;
-    private bool _resendOfRefused;
+    /// <summary>The current event, verified: taken back if it cannot be applied.</summary>
+    /// <param name="GuardBefore">The guard before the event was verified.</param>
+    /// <param name="ResendOfRefused">The byte-identical re-send of an event taken back earlier.</param>
+    private readonly record struct VerifiedEvent(ReplayGuardState GuardBefore, uint Boot, uint Seq, ReadOnlyMemory<byte> Raw, bool ResendOfRefused);
 
-    protected override bool IsResendOfRefused => _resendOfRefused;
+    private VerifiedEvent? _verified;
+
+    protected override bool IsResendOfRefused => _verified is { ResendOfRefused: true };
 
     /// <summary>
     /// The event was verified but not applied (storage down), so it is not acknowledged and the door sends it again.
@@ -90,8 +88,7 @@ internal sealed class DoorGrain(
     /// </summary>
     protected override void TakeBackChecks()
     {
-        if (_guardBefore is { } before && _verified is { } e) S.Guard = verifier.TakeBack(before, e.Boot, e.Seq, e.Raw.Span);
-        _guardBefore = null;
+        if (_verified is { } e) S.Guard = verifier.TakeBack(e.GuardBefore, e.Boot, e.Seq, e.Raw.Span);
         _verified = null;
     }
 
