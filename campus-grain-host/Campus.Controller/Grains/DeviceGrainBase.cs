@@ -288,11 +288,10 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     private async Task<bool> SeenAsync(DateTimeOffset at)
     {
         Services.Watch.Seen(DeviceId, S.Kind, at);
-        var wasOnline = S.Presence.Online;
         var before = PresenceNow;
         var clear = S.Presence.Seen(at);
         if (clear is { } c) await SignalOrTakeBackAsync(c, before);
-        if (wasOnline) return false;
+        if (before.Online) return false;
         DiscreteChange = true;
         return true;
     }
