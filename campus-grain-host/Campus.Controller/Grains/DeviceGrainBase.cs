@@ -132,9 +132,21 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             // Not stored, so not acknowledged: the device sends it again, and that copy must not look
             // like a duplicate of this one. (What was stored before the failure dedupes in the history.)
             S.Sequence.Restore(mark);
-            TakeBackChecks();
-            // What the checks keep for the re-send (a door's taken-back event and its answer) goes with the next write.
             _dirty = true;
+            if (TakeBackChecks())
+            {
+                // What the checks keep for the re-send (a door's taken-back event, its answer) is written now, so a
+                // host that dies before its next write does not lose it. With the grain storage down as well, it
+                // goes with the next write that succeeds.
+                try
+                {
+                    await WriteNowAsync();
+                }
+                catch (Exception e)
+                {
+                    Log.KeptForResendNotWritten(Services.Logger, DeviceId, e);
+                }
+            }
             throw;
         }
         if (result.Outcome == IngestOutcome.Duplicate) S.Duplicates++;
@@ -156,10 +168,11 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     /// </summary>
     protected virtual bool IsResendOfRefused => false;
 
-    /// <summary>The message passed <see cref="PreSequenceCheckAsync"/> but could not be applied: forget what the check recorded.</summary>
-    protected virtual void TakeBackChecks()
-    {
-    }
+    /// <summary>
+    /// The message passed <see cref="PreSequenceCheckAsync"/> but could not be applied: forget what the check recorded.
+    /// Returns whether the grain now keeps something for the message's re-send that must be written at once.
+    /// </summary>
+    protected virtual bool TakeBackChecks() => false;
 
     /// <summary>Before sequencing: signed-event checks (doors). A non-null result ends the message.</summary>
     protected virtual ValueTask<IngestResult?> PreSequenceCheckAsync(DeviceMessage message, uint boot, uint seq) => ValueTask.FromResult<IngestResult?>(null);

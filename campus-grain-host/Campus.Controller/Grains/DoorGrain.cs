@@ -84,12 +84,19 @@ internal sealed class DoorGrain(
     /// The event was verified but not applied (storage down), so it is not acknowledged and the door sends it again.
     /// The guard goes back to where it was, and remembers the event as taken back: its re-send must neither look
     /// already seen nor, when newer events were accepted before it arrives (through an external broker later
-    /// messages keep flowing), look like a replay of an old (boot, seq).
+    /// messages keep flowing), look like a replay of an old (boot, seq). What is kept for the re-send (the event
+    /// taken back, an access request's answer) is written at once.
     /// </summary>
-    protected override void TakeBackChecks()
+    protected override bool TakeBackChecks()
     {
-        if (_verified is { } e) S.Guard = verifier.TakeBack(e.GuardBefore, e.Boot, e.Seq, e.Raw.Span);
+        var kept = false;
+        if (_verified is { } e)
+        {
+            S.Guard = verifier.TakeBack(e.GuardBefore, e.Boot, e.Seq, e.Raw.Span);
+            kept = true;
+        }
         _verified = null;
+        return kept || S.Answers.Pending.Count > 0;
     }
 
     private async Task<IngestResult> RejectReplayAsync(string description)

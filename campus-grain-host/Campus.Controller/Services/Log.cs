@@ -39,4 +39,7 @@ internal static partial class Log
 
     [LoggerMessage(11, LogLevel.Warning, "{Count} rejected messages were not logged (at most {PerWindow} lines per {Window}); campus.ingest.rejected counts every one by reason")]
     public static partial void RejectionsNotLogged(ILogger logger, long count, int perWindow, TimeSpan window);
+
+    [LoggerMessage(13, LogLevel.Warning, "Device {Device}: what is kept for a refused message's re-send could not be written now; it goes with the next state write")]
+    public static partial void KeptForResendNotWritten(ILogger logger, string device, Exception exception);
 }

@@ -5,6 +5,7 @@ using Campus.Controller.History;
 using Campus.Controller.Ingestion;
 using Campus.Controller.Tests.Scenarios;
 using Campus.Grains;
+using Campus.Controller.Tests.Registry;
 using Campus.Grains.Storage;
 using Campus.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -202,7 +203,7 @@ public sealed class DoorResendAfterOutageTests
     }
 
     [Fact]
-    public async Task A_refused_event_is_remembered_with_the_doors_state_when_its_grain_is_collected_before_any_later_write()
+    public async Task What_a_refused_event_leaves_for_its_resend_is_written_with_the_doors_state_at_once()
     {
         await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex"), "d1"));
@@ -210,6 +211,49 @@ public sealed class DoorResendAfterOutageTests
         Store(s).SimulatedOutage = "simulated disk full";
         Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, refused, "d1"));
         Store(s).SimulatedOutage = null;
+
+        // Written before anything else happens: a host that dies now still knows the re-send when it comes back.
+        Assert.Equal([2u], (await PersistedDoorAsync(s)).Guard.TakenBack.Select(t => t.Seq));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex"), "d1"));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, refused, "d1", dup: true));
+        Assert.Equal(["1:rex", "2:rex", "3:rex"], await LogAsync(s));
+        Assert.Empty(await s.AlertsAsync());
+        Assert.Empty((await PersistedDoorAsync(s)).Guard.TakenBack);
+    }
+
+    [Fact]
+    public async Task The_answer_to_an_access_request_whose_log_was_refused_is_written_with_the_doors_state_at_once()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var request = s.EventBytes("d1", "access-request", "\"req\":\"r1\",\"card\":\"04A1B2C3\"");
+        Store(s).SimulatedOutage = "simulated disk full";
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, request, "d1"));
+        Store(s).SimulatedOutage = null;
+
+        var persisted = await PersistedDoorAsync(s);
+        var kept = Assert.Single(persisted.Answers.Pending);
+        Assert.Equal((1u, "r1", true, true), (kept.Seq, kept.Req, kept.Granted, kept.Published));
+        Assert.Equal([1u], persisted.Guard.TakenBack.Select(t => t.Seq));
+    }
+
+    [Fact]
+    public async Task What_a_refused_event_leaves_is_written_later_when_the_grain_storage_is_down_as_well()
+    {
+        var storage = new CountingStorage();
+        await using var s = await CampusScenario.StartAsync(o =>
+        {
+            CampusScenario.WithoutHeartbeatTimeouts(o);
+            o.ConfigureServices = services => services.AddKeyedSingleton<IGrainStorage>(GrainStorageNames.Default, storage);
+        });
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex"), "d1"));
+        var refused = s.EventBytes("d1", "rex");
+        var door = s.Cluster.Device(DeviceKind.Door, "d1").GetGrainId();
+        storage.Refuse = (_, id) => id == door;
+        Store(s).SimulatedOutage = "simulated disk full";
+        // The grain storage's failure is logged; the device still gets the history store's refusal, and sends again.
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, refused, "d1"));
+        Store(s).SimulatedOutage = null;
+        storage.Refuse = null;
         Assert.Empty((await PersistedDoorAsync(s)).Guard.TakenBack);
 
         // Idle long enough to be collected: the deactivation writes what the refused message left behind.

@@ -5,7 +5,10 @@ using Campus.Grains.Storage;
 
 namespace Campus.Controller.Tests.Registry;
 
-/// <summary>Grain storage in memory (JSON, etags) that records every write; it outlives a cluster.</summary>
+/// <summary>
+/// Grain storage in memory (JSON, etags) that records every write; it outlives a cluster. <see cref="Refuse"/>
+/// makes chosen writes fail, as a storage that is down would.
+/// </summary>
 internal sealed class CountingStorage : IGrainStorage
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -13,6 +16,9 @@ internal sealed class CountingStorage : IGrainStorage
 
     public ConcurrentDictionary<(string State, GrainId Id), (byte[] Json, string ETag)> Rows { get; } = new();
     public ConcurrentQueue<(string State, string Key, int Bytes)> Writes { get; } = new();
+
+    /// <summary>While set, a write of a state it matches fails with an <see cref="IOException"/>.</summary>
+    public Func<string, GrainId, bool>? Refuse { get; set; }
 
     public void Put<T>(string state, GrainId id, T value) => Rows[(state, id)] = (JsonSerializer.SerializeToUtf8Bytes(value, Json), "legacy");
 
@@ -44,6 +50,7 @@ internal sealed class CountingStorage : IGrainStorage
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        if (Refuse?.Invoke(stateName, grainId) == true) throw new IOException("simulated grain storage outage");
         var key = (stateName, grainId);
         var stored = Rows.TryGetValue(key, out var row) ? row.ETag : null;
         if (stored != grainState.ETag) throw new InconsistentStateException("etag mismatch", stored, grainState.ETag);
