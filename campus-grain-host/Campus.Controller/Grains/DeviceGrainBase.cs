@@ -361,7 +361,18 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
 
     protected async Task WriteNowAsync()
     {
-        await Persisted.WriteStateAsync();
+        try
+        {
+            await Persisted.WriteStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            // The stored version is not the one this activation read: typically a write whose commit went
+            // through while its answer was lost. Every later write would fail the same way, so the grain
+            // starts again from what is stored; the message is not acknowledged and comes again.
+            DeactivateOnIdle();
+            throw;
+        }
         _lastWrite = Now;
         _dirty = false;
     }

@@ -89,14 +89,11 @@ internal sealed class DoorGrain(
     /// </summary>
     protected override bool TakeBackChecks()
     {
-        var kept = false;
-        if (_verified is { } e)
-        {
-            S.Guard = verifier.TakeBack(e.GuardBefore, e.Boot, e.Seq, e.Raw.Span);
-            kept = true;
-        }
+        if (_verified is not { } e) return false;
+        // An access request's answer, when one was made, is already in S.Answers: it is written with the guard.
+        S.Guard = verifier.TakeBack(e.GuardBefore, e.Boot, e.Seq, e.Raw.Span);
         _verified = null;
-        return kept || S.Answers.Pending.Count > 0;
+        return true;
     }
 
     private async Task<IngestResult> RejectReplayAsync(string description)

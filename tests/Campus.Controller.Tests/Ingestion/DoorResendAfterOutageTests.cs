@@ -3,9 +3,9 @@ using Campus.Controller.Domain;
 using Campus.Controller.Grains;
 using Campus.Controller.History;
 using Campus.Controller.Ingestion;
+using Campus.Controller.Tests.Registry;
 using Campus.Controller.Tests.Scenarios;
 using Campus.Grains;
-using Campus.Controller.Tests.Registry;
 using Campus.Grains.Storage;
 using Campus.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -254,6 +254,7 @@ public sealed class DoorResendAfterOutageTests
         Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(Topic, refused, "d1"));
         Store(s).SimulatedOutage = null;
         storage.Refuse = null;
+        Assert.Equal(1, storage.Refused);
         Assert.Empty((await PersistedDoorAsync(s)).Guard.TakenBack);
 
         // Idle long enough to be collected: the deactivation writes what the refused message left behind.

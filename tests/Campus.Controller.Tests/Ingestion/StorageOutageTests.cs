@@ -1,7 +1,11 @@
 using Campus.Contracts;
 using Campus.Controller.History;
 using Campus.Controller.Ingestion;
+using Campus.Controller.Tests.Registry;
 using Campus.Controller.Tests.Scenarios;
+using Campus.Grains;
+using Campus.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Campus.Controller.Tests.Ingestion;
 
@@ -51,6 +55,29 @@ public sealed class StorageOutageTests
         Assert.Equal((4L, 0L, 5u, 1L), (device.Accepted, device.Duplicates, device.LastSeq, device.Missed));
         var stored = await s.Cluster.History.GetTelemetryAsync(new TelemetryQuery("s01", "m1", s.Now.AddHours(-1), s.Now.AddHours(1)));
         Assert.Equal([1u, 2u, 4u, 5u], stored.Items.Select(t => t.Record.Seq).Order());
+    }
+
+    [Fact]
+    public async Task A_device_whose_stored_state_changed_behind_it_starts_again_from_the_store_instead_of_failing_every_write()
+    {
+        var storage = new CountingStorage();
+        await using var s = await CampusScenario.StartAsync(o =>
+            o.ConfigureServices = services => services.AddKeyedSingleton<IGrainStorage>(GrainStorageNames.Default, storage));
+        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "rex"), "d1"));
+
+        // A write whose commit went through while its answer was lost: the store holds a version this activation never saw.
+        var key = ("device", s.Cluster.Device(DeviceKind.Door, "d1").GetGrainId());
+        storage.Rows[key] = (storage.Rows[key].Json, "written-but-not-answered");
+        var second = s.EventBytes("d1", "rex");
+        await Assert.ThrowsAsync<InconsistentStateException>(() => s.SendRawAsync(topic, second, "d1"));
+
+        // Not acknowledged, so sent again: a new activation reads the stored version and the write succeeds.
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, second, "d1", dup: true));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "rex"), "d1"));
+        var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
+        Assert.Equal([1u, 2u, 3u], log.Select(e => e.Entry.Seq ?? 0).Order());
+        Assert.NotEqual("written-but-not-answered", storage.Rows[key].ETag);
     }
 
     [Fact]

@@ -20,6 +20,11 @@ internal sealed class CountingStorage : IGrainStorage
     /// <summary>While set, a write of a state it matches fails with an <see cref="IOException"/>.</summary>
     public Func<string, GrainId, bool>? Refuse { get; set; }
 
+    /// <summary>How many writes <see cref="Refuse"/> made fail.</summary>
+    public int Refused => _refused;
+
+    private int _refused;
+
     public void Put<T>(string state, GrainId id, T value) => Rows[(state, id)] = (JsonSerializer.SerializeToUtf8Bytes(value, Json), "legacy");
 
     public T Get<T>(string state) => JsonSerializer.Deserialize<T>(Rows.Single(r => r.Key.State == state).Value.Json, Json)!;
@@ -50,7 +55,11 @@ internal sealed class CountingStorage : IGrainStorage
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (Refuse?.Invoke(stateName, grainId) == true) throw new IOException("simulated grain storage outage");
+        if (Refuse?.Invoke(stateName, grainId) == true)
+        {
+            Interlocked.Increment(ref _refused);
+            throw new IOException("simulated grain storage outage");
+        }
         var key = (stateName, grainId);
         var stored = Rows.TryGetValue(key, out var row) ? row.ETag : null;
         if (stored != grainState.ETag) throw new InconsistentStateException("etag mismatch", stored, grainState.ETag);
