@@ -234,10 +234,22 @@ internal sealed class SchoolGrain(
         await AlertChangedAsync(changed, null, signal.Clears ? signal.Message : null);
     }
 
+    /// <summary>
+    /// An alert changed in the school's book. The live views hear of it first, also while storage is down; then
+    /// the state is written and the change's row appended to the alert history. A row the history store refuses
+    /// is kept, in order, and appended before the next one, or by a timer that tries again every
+    /// <see cref="TrailRetry"/>; the caller still gets the storage error (a device's message is not acknowledged).
+    /// </summary>
     private async Task AlertChangedAsync(Alert alert, string? by, string? note)
     {
-        await state.WriteStateAsync();
-        await history.AppendAlertAsync(new AlertSnapshot
+        var view = AlertView.Of(alert);
+        _observers.Notify(o => o.AlertChanged(view));
+        if (_unwrittenTrail.Count == MaxUnwrittenTrail)
+        {
+            Log.AlertTrailDropped(logger, SchoolId, _unwrittenTrail[0].AlertId, _unwrittenTrail[0].ChangedAt);
+            _unwrittenTrail.RemoveAt(0);
+        }
+        _unwrittenTrail.Add(new AlertSnapshot
         {
             SchoolId = SchoolId,
             AlertId = alert.Id,
@@ -252,8 +264,60 @@ internal sealed class SchoolGrain(
             Note = note,
             ChangedAt = Now,
         });
-        var view = AlertView.Of(alert);
-        _observers.Notify(o => o.AlertChanged(view));
+        await state.WriteStateAsync();
+        await AppendTrailAsync();
+    }
+
+    /// <summary>How often rows of the alert history that the store refused are tried again.</summary>
+    internal static readonly TimeSpan TrailRetry = TimeSpan.FromSeconds(30);
+
+    /// <summary>At most this many refused rows are kept; beyond, the oldest is dropped (and logged as an error).</summary>
+    internal const int MaxUnwrittenTrail = 1000;
+
+    private readonly List<AlertSnapshot> _unwrittenTrail = [];
+    private IGrainTimer? _trailTimer;
+
+    /// <summary>Appends the kept rows of the alert history in order; on failure they stay and the timer is armed.</summary>
+    private async Task AppendTrailAsync()
+    {
+        try
+        {
+            while (_unwrittenTrail.Count > 0)
+            {
+                await history.AppendAlertAsync(_unwrittenTrail[0]);
+                _unwrittenTrail.RemoveAt(0);
+            }
+        }
+        catch
+        {
+            _trailTimer ??= RegisterGrainTimer(async _ =>
+            {
+                try
+                {
+                    await AppendTrailAsync();
+                }
+                catch (Exception e)
+                {
+                    Log.AlertTrailNotWritten(logger, SchoolId, _unwrittenTrail.Count, TrailRetry, e);
+                }
+            }, TrailRetry, TrailRetry);
+            throw;
+        }
+        _trailTimer?.Dispose();
+        _trailTimer = null;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_unwrittenTrail.Count == 0) return;
+        try
+        {
+            await AppendTrailAsync();
+        }
+        catch (Exception e)
+        {
+            Log.AlertTrailLost(logger, SchoolId, _unwrittenTrail.Count, e);
+        }
     }
 
     public Task<IReadOnlyList<AlertView>> GetAlerts(bool includeClosed = false)

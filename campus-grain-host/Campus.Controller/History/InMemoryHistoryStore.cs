@@ -22,6 +22,9 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
     /// <summary>When set, every commit and probe fails with this reason, as a storage outage would.</summary>
     internal string? SimulatedOutage { get; set; }
 
+    /// <summary>When set, a commit holding a write of this kind fails, as one that met an outage would.</summary>
+    internal WriteKind? SimulatedOutageFor { get; set; }
+
     /// <summary>When set, each commit waits for it first, as a slow disk would.</summary>
     internal Func<Task>? BeforeCommit { get; set; }
 
@@ -65,6 +68,10 @@ internal sealed class InMemoryHistoryStore : HistoryStoreBase
             await wait().ConfigureAwait(false);
         }
         ThrowIfOutage();
+        if (SimulatedOutageFor is { } kind && batch.Exists(w => w.Kind == kind))
+        {
+            throw new IOException($"simulated outage for {kind} writes");
+        }
         Commit(batch);
     }
 

@@ -1,10 +1,13 @@
 using Campus.Contracts;
+using Campus.Controller.Domain;
+using Campus.Controller.Grains;
 using Campus.Controller.History;
 using Campus.Controller.Ingestion;
 using Campus.Controller.Tests.Registry;
 using Campus.Controller.Tests.Scenarios;
 using Campus.Grains;
 using Campus.Grains.Storage;
+using Campus.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Campus.Controller.Tests.Ingestion;
@@ -78,6 +81,39 @@ public sealed class StorageOutageTests
         var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
         Assert.Equal([1u, 2u, 3u], log.Select(e => e.Entry.Seq ?? 0).Order());
         Assert.NotEqual("written-but-not-answered", storage.Rows[key].ETag);
+    }
+
+    [Fact]
+    public async Task A_door_forced_alert_whose_history_row_was_refused_is_raised_at_once_and_its_row_written_once_storage_is_back()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var store = (InMemoryHistoryStore)s.Cluster.History;
+        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        async Task<StoredAlertSnapshot[]> TrailAsync() =>
+            [.. (await s.Cluster.History.GetAlertHistoryAsync(new AlertHistoryQuery(CampusScenario.School))).Items];
+
+        // The event's log entry is stored; the alert's row in the alert history is refused, so the message is not acknowledged.
+        var forced = s.EventBytes("d1", "forced");
+        store.SimulatedOutageFor = WriteKind.Alert;
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, forced, "d1"));
+        Assert.Equal([AlertType.DoorForced], await s.AlertTypesAsync());
+        await s.PassAsync(SchoolGrain.TrailRetry);
+        Assert.Empty(await TrailAsync());
+
+        store.SimulatedOutageFor = null;
+        await Poll.UntilAsync(async () =>
+        {
+            await s.PassAsync(SchoolGrain.TrailRetry);
+            return (await TrailAsync()).Length > 0;
+        }, "the kept row is appended once the store takes it", TimeSpan.FromSeconds(30));
+
+        // The door's re-send meets its stored log entry: nothing is raised, logged or written twice.
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, forced, "d1", dup: true));
+        var row = Assert.Single(await TrailAsync()).Snapshot;
+        Assert.Equal(("DoorForced", "open", 1), (row.Type, row.State, row.Count));
+        var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
+        Assert.Equal("forced", Assert.Single(log).Entry.EventType);
+        Assert.Equal(1, Assert.Single(await s.AlertsAsync()).Count);
     }
 
     [Fact]
