@@ -21,6 +21,12 @@ internal sealed class SchoolState
 
     /// <summary>The school's UTC offset (minutes) that the doors' allow-lists were last pushed with.</summary>
     public int? AllowListOffsetMin { get; set; }
+
+    /// <summary>Changes of alerts whose alert-history rows the history store refused (an outage), in order.</summary>
+    public List<AlertSnapshot> UnwrittenTrail { get; set; } = [];
+
+    /// <summary>Audit entries of users' actions on alerts that the history store refused, in order.</summary>
+    public List<AuditEntry> UnwrittenAudit { get; set; } = [];
 }
 
 /// <summary>
@@ -71,6 +77,7 @@ internal sealed class SchoolGrain(
         if (S.Spec is { } spec) _zone = TimeZoneInfo.FindSystemTimeZoneById(spec.TimeZoneId);
         foreach (var p in S.People.Values) IndexCards(p);
         if (S.AllowListOffsetMin is { } pushed && pushed != OffsetMinutes(Now) && HasDoors()) ScheduleAllowLists();
+        if (S.UnwrittenTrail.Count > 0 || S.UnwrittenAudit.Count > 0) ArmTrailRetry(); // kept before a restart
         return Task.CompletedTask;
     }
 
@@ -235,21 +242,17 @@ internal sealed class SchoolGrain(
     }
 
     /// <summary>
-    /// An alert changed in the school's book. The live views hear of it first, also while storage is down; then
-    /// the state is written and the change's row appended to the alert history. A row the history store refuses
-    /// is kept, in order, and appended before the next one, or by a timer that tries again every
-    /// <see cref="TrailRetry"/>; the caller still gets the storage error (a device's message is not acknowledged).
+    /// An alert changed in the school's book. The live views hear of it first; then the state is written and the
+    /// change's row appended to the alert history. A row the history store refuses is kept in the school's state,
+    /// in order with later ones, and a timer appends the kept rows once the store takes them again (see
+    /// <see cref="RetryTrailAsync"/>); the call itself succeeds, since the change is durable. When the state
+    /// cannot be written, the row is kept in memory, the timer writes the state first, and the caller gets the error.
     /// </summary>
     private async Task AlertChangedAsync(Alert alert, string? by, string? note)
     {
         var view = AlertView.Of(alert);
         _observers.Notify(o => o.AlertChanged(view));
-        if (_unwrittenTrail.Count == MaxUnwrittenTrail)
-        {
-            Log.AlertTrailDropped(logger, SchoolId, _unwrittenTrail[0].AlertId, _unwrittenTrail[0].ChangedAt);
-            _unwrittenTrail.RemoveAt(0);
-        }
-        _unwrittenTrail.Add(new AlertSnapshot
+        var row = new AlertSnapshot
         {
             SchoolId = SchoolId,
             AlertId = alert.Id,
@@ -263,60 +266,130 @@ internal sealed class SchoolGrain(
             ChangedBy = by,
             Note = note,
             ChangedAt = Now,
-        });
-        await state.WriteStateAsync();
-        await AppendTrailAsync();
-    }
-
-    /// <summary>How often rows of the alert history that the store refused are tried again.</summary>
-    internal static readonly TimeSpan TrailRetry = TimeSpan.FromSeconds(30);
-
-    /// <summary>At most this many refused rows are kept; beyond, the oldest is dropped (and logged as an error).</summary>
-    internal const int MaxUnwrittenTrail = 1000;
-
-    private readonly List<AlertSnapshot> _unwrittenTrail = [];
-    private IGrainTimer? _trailTimer;
-
-    /// <summary>Appends the kept rows of the alert history in order; on failure they stay and the timer is armed.</summary>
-    private async Task AppendTrailAsync()
-    {
+        };
+        // Behind rows still kept, a row waits its turn: the timer appends them in order.
+        var behind = S.UnwrittenTrail.Count > 0;
+        if (behind) KeepTrailRow(row);
         try
         {
-            while (_unwrittenTrail.Count > 0)
-            {
-                await history.AppendAlertAsync(_unwrittenTrail[0]);
-                _unwrittenTrail.RemoveAt(0);
-            }
+            await state.WriteStateAsync();
         }
         catch
         {
-            _trailTimer ??= RegisterGrainTimer(async _ =>
-            {
-                try
-                {
-                    await AppendTrailAsync();
-                }
-                catch (Exception e)
-                {
-                    Log.AlertTrailNotWritten(logger, SchoolId, _unwrittenTrail.Count, TrailRetry, e);
-                }
-            }, TrailRetry, TrailRetry);
+            if (!behind) KeepTrailRow(row);
+            _stateUnwritten = true;
+            ArmTrailRetry();
             throw;
         }
-        _trailTimer?.Dispose();
-        _trailTimer = null;
+        if (behind) return;
+        try
+        {
+            await history.AppendAlertAsync(row);
+            return;
+        }
+        catch (Exception e)
+        {
+            Log.AlertTrailNotWritten(logger, SchoolId, 1, TrailRetry, e);
+        }
+        KeepTrailRow(row);
+        ArmTrailRetry();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Exception e)
+        {
+            _stateUnwritten = true;
+            Log.AlertTrailNotWritten(logger, SchoolId, S.UnwrittenTrail.Count, TrailRetry, e);
+        }
+    }
+
+    /// <summary>How often kept rows of the alert history (and a state that could not be written with them) are tried again.</summary>
+    internal static readonly TimeSpan TrailRetry = TimeSpan.FromSeconds(30);
+
+    /// <summary>At most this many rows are kept; beyond, the oldest is dropped (and logged as an error).</summary>
+    internal const int MaxUnwrittenTrail = 1000;
+
+    /// <summary>At most this many kept rows are appended per tick, so that the school's other calls do not wait long.</summary>
+    private const int TrailRowsPerTick = 200;
+
+    private IGrainTimer? _trailTimer;
+    private bool _stateUnwritten;
+
+    private void KeepTrailRow(AlertSnapshot row)
+    {
+        if (S.UnwrittenTrail.Count >= MaxUnwrittenTrail)
+        {
+            Log.AlertTrailDropped(logger, SchoolId, S.UnwrittenTrail[0].AlertId, S.UnwrittenTrail[0].ChangedAt);
+            S.UnwrittenTrail.RemoveAt(0);
+        }
+        S.UnwrittenTrail.Add(row);
+    }
+
+    /// <summary>A timer that keeps the school active while rows are kept or its state is unwritten.</summary>
+    private void ArmTrailRetry() =>
+        _trailTimer ??= RegisterGrainTimer(_ => RetryTrailAsync(), new GrainTimerCreationOptions(TrailRetry, TrailRetry) { KeepAlive = true });
+
+    /// <summary>
+    /// Writes the state if it could not be written, then appends kept rows in order and writes the state without
+    /// them. A row appended again after a crash between the two is the one duplicate this can make.
+    /// </summary>
+    private async Task RetryTrailAsync()
+    {
+        try
+        {
+            if (_stateUnwritten)
+            {
+                await state.WriteStateAsync();
+                _stateUnwritten = false;
+            }
+            var appended = 0;
+            try
+            {
+                while (S.UnwrittenAudit.Count > 0 && appended < TrailRowsPerTick)
+                {
+                    await history.AppendAuditAsync(S.UnwrittenAudit[0]);
+                    S.UnwrittenAudit.RemoveAt(0);
+                    appended++;
+                }
+                while (S.UnwrittenTrail.Count > 0 && appended < TrailRowsPerTick)
+                {
+                    await history.AppendAlertAsync(S.UnwrittenTrail[0]);
+                    S.UnwrittenTrail.RemoveAt(0);
+                    appended++;
+                }
+            }
+            finally
+            {
+                if (appended > 0) _stateUnwritten = true;
+            }
+            if (_stateUnwritten)
+            {
+                await state.WriteStateAsync();
+                _stateUnwritten = false;
+            }
+            if (S.UnwrittenTrail.Count == 0 && S.UnwrittenAudit.Count == 0)
+            {
+                _trailTimer?.Dispose();
+                _trailTimer = null;
+            }
+        }
+        catch (Exception e)
+        {
+            Log.AlertTrailNotWritten(logger, SchoolId, S.UnwrittenTrail.Count, TrailRetry, e);
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_unwrittenTrail.Count == 0) return;
+        if (!_stateUnwritten) return;
         try
         {
-            await AppendTrailAsync();
+            await state.WriteStateAsync();
         }
         catch (Exception e)
         {
-            Log.AlertTrailLost(logger, SchoolId, _unwrittenTrail.Count, e);
+            Log.AlertTrailLost(logger, SchoolId, S.UnwrittenTrail.Count, e);
         }
     }
 
@@ -342,7 +415,19 @@ internal sealed class SchoolGrain(
         ArgumentException.ThrowIfNullOrWhiteSpace(alertId);
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
         var alert = move(alertId, by, note, Now);
-        await AuditAsync(by, action, alertId, note);
+        var audit = new AuditEntry { SchoolId = SchoolId, Actor = by, Action = action, Target = alertId, Details = note, At = Now };
+        try
+        {
+            await history.AppendAuditAsync(audit);
+        }
+        catch (Exception e)
+        {
+            // The change is made: its audit entry is kept with the state written next, like the alert's trail row.
+            Log.AlertTrailNotWritten(logger, SchoolId, S.UnwrittenTrail.Count + S.UnwrittenAudit.Count + 1, TrailRetry, e);
+            if (S.UnwrittenAudit.Count >= MaxUnwrittenTrail) S.UnwrittenAudit.RemoveAt(0);
+            S.UnwrittenAudit.Add(audit);
+            ArmTrailRetry();
+        }
         await AlertChangedAsync(alert, by, note);
         return AlertView.Of(alert);
     }

@@ -4,6 +4,7 @@ using Campus.Controller.Grains;
 using Campus.Controller.History;
 using Campus.Controller.Services;
 using Campus.Grains;
+using Campus.Grains.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Campus.Controller.Ingestion;
@@ -94,12 +95,13 @@ public sealed class MessageIngestor(
             Log.StorageUnavailable(logger, topic, e.Message);
             return IngestDisposition.Retry;
         }
-        catch (TimeoutException e)
+        catch (Exception e) when (IsTransient(e))
         {
+            // Storage or a call that may succeed next time: not acknowledged, so the device sends it again.
             Log.IngestFailed(logger, topic, e);
             return IngestDisposition.Retry;
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A message that makes a grain fail would fail again on every redelivery: count it and move on.
             Log.IngestFailed(logger, topic, e);
@@ -107,6 +109,14 @@ public sealed class MessageIngestor(
             return IngestDisposition.Rejected;
         }
     }
+
+    /// <summary>
+    /// Failures that say nothing about the message: a timeout, a storage error (the history store's outage, a grain
+    /// state that could not be written or was changed behind the grain, a database or file error), a lost connection.
+    /// </summary>
+    private static bool IsTransient(Exception e) =>
+        e is TimeoutException or InconsistentStateException or IOException or System.Data.Common.DbException
+            or System.Net.Sockets.SocketException or OperationCanceledException;
 
     /// <summary>Rejections are counted one by one; at most 20 are logged per 10 s (devices decide how many there are).</summary>
     private readonly LogBudget _rejectionLog = new(time, 20, TimeSpan.FromSeconds(10));

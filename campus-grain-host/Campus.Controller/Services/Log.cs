@@ -43,12 +43,12 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Warning, "Device {Device}: what is kept for a refused message's re-send could not be written now; it goes with the next state write")]
     public static partial void KeptForResendNotWritten(ILogger logger, string device, Exception exception);
 
-    [LoggerMessage(14, LogLevel.Warning, "School {School}: {Count} change(s) of alerts not yet in the alert history; trying again in {Retry}")]
+    [LoggerMessage(14, LogLevel.Warning, "School {School}: {Count} change(s) of alerts not yet in the alert history or the audit log; trying again in {Retry}")]
     public static partial void AlertTrailNotWritten(ILogger logger, string school, int count, TimeSpan retry, Exception exception);
 
     [LoggerMessage(15, LogLevel.Error, "School {School}: the alert history's row for alert {AlertId} changed at {ChangedAt} is dropped: too many rows wait for storage")]
     public static partial void AlertTrailDropped(ILogger logger, string school, string alertId, DateTimeOffset changedAt);
 
-    [LoggerMessage(16, LogLevel.Error, "School {School}: {Count} change(s) of alerts could not be written to the alert history before the grain was deactivated and are lost")]
+    [LoggerMessage(16, LogLevel.Error, "School {School}: its state, with {Count} change(s) of alerts kept for the alert history, could not be written before the grain was deactivated; what it held since its last write is lost")]
     public static partial void AlertTrailLost(ILogger logger, string school, int count, Exception exception);
 }

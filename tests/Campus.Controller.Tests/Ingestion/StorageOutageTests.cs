@@ -73,7 +73,7 @@ public sealed class StorageOutageTests
         var key = ("device", s.Cluster.Device(DeviceKind.Door, "d1").GetGrainId());
         storage.Rows[key] = (storage.Rows[key].Json, "written-but-not-answered");
         var second = s.EventBytes("d1", "rex");
-        await Assert.ThrowsAsync<InconsistentStateException>(() => s.SendRawAsync(topic, second, "d1"));
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, second, "d1"));
 
         // Not acknowledged, so sent again: a new activation reads the stored version and the write succeeds.
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, second, "d1", dup: true));
@@ -83,36 +83,100 @@ public sealed class StorageOutageTests
         Assert.NotEqual("written-but-not-answered", storage.Rows[key].ETag);
     }
 
+    private static async Task<StoredAlertSnapshot[]> TrailAsync(CampusScenario s) =>
+        [.. (await s.Cluster.History.GetAlertHistoryAsync(new AlertHistoryQuery(CampusScenario.School))).Items];
+
+    private static async Task<SchoolState> PersistedSchoolAsync(CampusScenario s)
+    {
+        var storage = s.Cluster.Services.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
+        var state = new GrainState<SchoolState>(new SchoolState());
+        await storage.ReadStateAsync("school", s.Cluster.School(CampusScenario.School).GetGrainId(), state);
+        return state.State;
+    }
+
+    /// <summary>Moves the clock one retry period on, then waits (in real time only) for the timer's work to show.</summary>
+    private static async Task OneRetryAsync(CampusScenario s, Func<Task<bool>> done, string what)
+    {
+        await s.PassAsync(SchoolGrain.TrailRetry);
+        await Poll.UntilAsync(done, what, TimeSpan.FromSeconds(10));
+    }
+
     [Fact]
-    public async Task A_door_forced_alert_whose_history_row_was_refused_is_raised_at_once_and_its_row_written_once_storage_is_back()
+    public async Task A_door_forced_alert_whose_history_row_was_refused_is_kept_with_the_schools_state_and_appended_once_storage_is_back()
     {
         await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
         var store = (InMemoryHistoryStore)s.Cluster.History;
         var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
-        async Task<StoredAlertSnapshot[]> TrailAsync() =>
-            [.. (await s.Cluster.History.GetAlertHistoryAsync(new AlertHistoryQuery(CampusScenario.School))).Items];
 
-        // The event's log entry is stored; the alert's row in the alert history is refused, so the message is not acknowledged.
-        var forced = s.EventBytes("d1", "forced");
+        // The event's log entry and the school's state are stored; only the alert's row in the alert history is
+        // refused. The change is durable with the row kept in the state, so the message is acknowledged.
         store.SimulatedOutageFor = WriteKind.Alert;
-        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, forced, "d1"));
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "forced"), "d1"));
         Assert.Equal([AlertType.DoorForced], await s.AlertTypesAsync());
+        Assert.Equal(["DoorForced"], (await PersistedSchoolAsync(s)).UnwrittenTrail.Select(r => r.Type));
+        // A later change waits behind it, in order.
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "tamper", "\"state\":\"open\""), "d1"));
         await s.PassAsync(SchoolGrain.TrailRetry);
-        Assert.Empty(await TrailAsync());
+        Assert.Empty(await TrailAsync(s));
+        Assert.Equal(2, (await PersistedSchoolAsync(s)).UnwrittenTrail.Count);
 
         store.SimulatedOutageFor = null;
-        await Poll.UntilAsync(async () =>
-        {
-            await s.PassAsync(SchoolGrain.TrailRetry);
-            return (await TrailAsync()).Length > 0;
-        }, "the kept row is appended once the store takes it", TimeSpan.FromSeconds(30));
-
-        // The door's re-send meets its stored log entry: nothing is raised, logged or written twice.
-        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, forced, "d1", dup: true));
-        var row = Assert.Single(await TrailAsync()).Snapshot;
-        Assert.Equal(("DoorForced", "open", 1), (row.Type, row.State, row.Count));
+        await OneRetryAsync(s, async () => (await PersistedSchoolAsync(s)).UnwrittenTrail.Count == 0, "the kept rows are appended and the state written without them");
+        var trail = await TrailAsync(s);
+        Assert.Equal(["DoorForced", "Tamper"], trail.OrderBy(r => r.Id).Select(r => r.Snapshot.Type));
+        Assert.Equal(1, trail[0].Snapshot.Count);
         var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
-        Assert.Equal("forced", Assert.Single(log).Entry.EventType);
+        Assert.Equal(["forced", "tamper"], log.OrderBy(e => e.Entry.Seq).Select(e => e.Entry.EventType));
+    }
+
+    [Fact]
+    public async Task Acknowledging_an_alert_while_the_history_store_is_down_succeeds_and_its_audit_entry_and_trail_row_follow()
+    {
+        await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
+        var store = (InMemoryHistoryStore)s.Cluster.History;
+        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "forced"), "d1"));
+        var alert = Assert.Single(await s.AlertsAsync());
+
+        store.SimulatedOutage = "simulated disk full";
+        var view = await s.Cluster.School(CampusScenario.School).AcknowledgeAlert(alert.Id, "guard1", "checked the door");
+        Assert.Equal(AlertStatus.Acknowledged, view.Status);
+        var kept = await PersistedSchoolAsync(s);
+        Assert.Equal(("alert.acknowledge", "guard1"), (Assert.Single(kept.UnwrittenAudit).Action, kept.UnwrittenAudit[0].Actor));
+        Assert.Equal("acknowledged", Assert.Single(kept.UnwrittenTrail).State);
+        store.SimulatedOutage = null;
+
+        await OneRetryAsync(s, async () => (await PersistedSchoolAsync(s)) is { UnwrittenAudit.Count: 0, UnwrittenTrail.Count: 0 }, "the kept entry and row are appended");
+        var audit = (await s.Cluster.History.GetAuditLogAsync(new AuditLogQuery(CampusScenario.School))).Items;
+        Assert.Single(audit, e => e.Entry is { Action: "alert.acknowledge", Actor: "guard1", Target: var t } && t == alert.Id);
+        Assert.Equal(["open", "acknowledged"], (await TrailAsync(s)).OrderBy(r => r.Id).Select(r => r.Snapshot.State));
+    }
+
+    [Fact]
+    public async Task An_alert_whose_school_state_could_not_be_written_is_written_and_in_the_trail_once_the_grain_storage_is_back()
+    {
+        var storage = new CountingStorage();
+        await using var s = await CampusScenario.StartAsync(o =>
+        {
+            CampusScenario.WithoutHeartbeatTimeouts(o);
+            o.ConfigureServices = services => services.AddKeyedSingleton<IGrainStorage>(GrainStorageNames.Default, storage);
+        });
+        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        var school = s.Cluster.School(CampusScenario.School).GetGrainId();
+        var forced = s.EventBytes("d1", "forced");
+        storage.Refuse = (state, id) => id == school;
+        // The school's state cannot be written: the caller gets the error and the door's message is not acknowledged.
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, forced, "d1"));
+        Assert.Equal([AlertType.DoorForced], await s.AlertTypesAsync());
+        Assert.Empty((await PersistedSchoolAsync(s)).Alerts.Alerts);
+        Assert.Empty(await TrailAsync(s));
+
+        storage.Refuse = null;
+        await OneRetryAsync(s, async () => (await TrailAsync(s)).Length > 0, "the timer writes the state and appends the row");
+        Assert.Equal(["DoorForced"], (await PersistedSchoolAsync(s)).Alerts.Alerts.Select(a => a.Type.ToString()));
+        // The door's re-send meets its stored log entry: nothing is raised or written twice.
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, forced, "d1", dup: true));
+        Assert.Equal(1, Assert.Single(await TrailAsync(s)).Snapshot.Count);
         Assert.Equal(1, Assert.Single(await s.AlertsAsync()).Count);
     }
 
@@ -135,17 +199,20 @@ public sealed class StorageOutageTests
     }
 
     [Fact]
-    public async Task A_last_will_refused_during_a_storage_outage_takes_the_device_offline_when_sent_again()
+    public async Task A_last_will_during_a_storage_outage_takes_the_device_offline_and_its_alert_reaches_the_trail_afterwards()
     {
         await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
         var store = (InMemoryHistoryStore)s.Cluster.History;
         await s.TelemetryAsync("m1", "\"energyKwh\":100,\"powerW\":800");
 
+        // Presence and the alert are in the grains' states; only the alert's history row waits for the store.
         store.SimulatedOutage = "simulated disk full";
-        Assert.Equal(IngestDisposition.Retry, await s.LastWillAsync("m1"));
-        store.SimulatedOutage = null;
         Assert.Equal(IngestDisposition.Done, await s.LastWillAsync("m1"));
+        Assert.Equal(["DeviceOffline"], (await PersistedSchoolAsync(s)).UnwrittenTrail.Select(r => r.Type));
+        store.SimulatedOutage = null;
+        await OneRetryAsync(s, async () => (await TrailAsync(s)).Length > 0, "the kept row is appended");
 
+        Assert.Equal("DeviceOffline", Assert.Single(await TrailAsync(s)).Snapshot.Type);
         Assert.False((await s.Cluster.Device(DeviceKind.Energy, "m1").GetSnapshot()).Online);
         Assert.Contains(Campus.Controller.Domain.AlertType.DeviceOffline, await s.AlertTypesAsync());
         Assert.Equal(0, (await s.Cluster.Room(CampusScenario.School, CampusScenario.Room).GetSnapshot()).PowerW);
