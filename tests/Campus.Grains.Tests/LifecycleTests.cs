@@ -409,7 +409,7 @@ public sealed class LifecycleTests
         var grain = runtime.GrainFactory.GetGrain<ISleepyGrain>(Keys.New("sleepy"));
         await runtime.DisposeAsync();
 
-        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.ActivationNumber());
+        var ex = await Assert.ThrowsAsync<GrainRuntimeStoppedException>(() => grain.ActivationNumber());
         Assert.Contains("stopp", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -132,7 +132,7 @@ internal sealed class SchoolGrain(
             throw new ArgumentException($"Spec is for school '{spec.Id}' but this grain is '{SchoolId}'.", nameof(spec));
         _zone = TimeZoneInfo.FindSystemTimeZoneById(spec.TimeZoneId);
         S.Spec = spec;
-        await state.WriteStateAsync();
+        await WriteSchoolAsync();
         ScheduleAllowLists();
     }
 
@@ -145,11 +145,11 @@ internal sealed class SchoolGrain(
         // signs: lockdown), so registering meters and sensors does not rewrite its state.
         if (device.Kind is not (DeviceKind.Door or DeviceKind.Sign))
         {
-            if (S.Devices.Remove(device.Id)) await state.WriteStateAsync();
+            if (S.Devices.Remove(device.Id)) await WriteSchoolAsync();
             return;
         }
         S.Devices[device.Id] = device;
-        await state.WriteStateAsync();
+        await WriteSchoolAsync();
         if (device.Kind == DeviceKind.Door) ScheduleAllowLists();
     }
 
@@ -165,7 +165,7 @@ internal sealed class SchoolGrain(
         foreach (var person in people)
             if (person is null) throw new ArgumentException("The list of people holds a null entry; give only people.", nameof(people));
         foreach (var person in people) ApplyPerson(person);
-        await state.WriteStateAsync();
+        await WriteSchoolAsync();
         ScheduleAllowLists();
     }
 
@@ -190,7 +190,7 @@ internal sealed class SchoolGrain(
         if (!string.Equals(building.School, SchoolId, StringComparison.Ordinal))
             throw new ArgumentException($"Building '{building.Id}' is of school '{building.School}' but this grain is '{SchoolId}'.", nameof(building));
         S.Buildings[building.Id] = building;
-        await state.WriteStateAsync();
+        await WriteSchoolAsync();
     }
 
     private void IndexCards(PersonProfile p)
@@ -269,10 +269,14 @@ internal sealed class SchoolGrain(
         };
         // Behind rows still kept, a row waits its turn: the timer appends them in order.
         var behind = S.UnwrittenTrail.Count > 0;
-        if (behind) KeepTrailRow(row);
+        if (behind)
+        {
+            KeepTrailRow(row);
+            ArmTrailRetry();
+        }
         try
         {
-            await state.WriteStateAsync();
+            await WriteSchoolAsync();
         }
         catch
         {
@@ -292,14 +296,15 @@ internal sealed class SchoolGrain(
             Log.AlertTrailNotWritten(logger, SchoolId, 1, TrailRetry, e);
         }
         KeepTrailRow(row);
+        _stateUnwritten = true;
         ArmTrailRetry();
         try
         {
-            await state.WriteStateAsync();
+            await WriteSchoolAsync();
+            _stateUnwritten = false;
         }
         catch (Exception e)
         {
-            _stateUnwritten = true;
             Log.AlertTrailNotWritten(logger, SchoolId, S.UnwrittenTrail.Count, TrailRetry, e);
         }
     }
@@ -316,6 +321,36 @@ internal sealed class SchoolGrain(
     private IGrainTimer? _trailTimer;
     private bool _stateUnwritten;
 
+    /// <summary>
+    /// Writes the school's state. A stored version other than the one read (a write whose commit went through while
+    /// its answer was lost) would fail every later write: the grain starts again from what is stored.
+    /// </summary>
+    private async Task WriteSchoolAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+            _stateUnwritten = false;
+        }
+        catch (InconsistentStateException)
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    private void KeepAuditEntry(AuditEntry entry)
+    {
+        if (S.UnwrittenAudit.Count >= MaxUnwrittenTrail)
+        {
+            Log.AuditEntryDropped(logger, SchoolId, S.UnwrittenAudit[0].Action, S.UnwrittenAudit[0].Target, S.UnwrittenAudit[0].At);
+            S.UnwrittenAudit.RemoveAt(0);
+        }
+        S.UnwrittenAudit.Add(entry);
+        _stateUnwritten = true; // until the state written next (AlertChangedAsync's) carries it
+        ArmTrailRetry();
+    }
+
     private void KeepTrailRow(AlertSnapshot row)
     {
         if (S.UnwrittenTrail.Count >= MaxUnwrittenTrail)
@@ -327,8 +362,18 @@ internal sealed class SchoolGrain(
     }
 
     /// <summary>A timer that keeps the school active while rows are kept or its state is unwritten.</summary>
-    private void ArmTrailRetry() =>
-        _trailTimer ??= RegisterGrainTimer(_ => RetryTrailAsync(), new GrainTimerCreationOptions(TrailRetry, TrailRetry) { KeepAlive = true });
+    private void ArmTrailRetry()
+    {
+        if (_trailTimer is not null) return;
+        try
+        {
+            _trailTimer = RegisterGrainTimer(_ => RetryTrailAsync(), new GrainTimerCreationOptions(TrailRetry, TrailRetry) { KeepAlive = true });
+        }
+        catch (InvalidOperationException)
+        {
+            // Deactivating: OnDeactivateAsync writes what is kept, and the next activation arms the timer again.
+        }
+    }
 
     /// <summary>
     /// Writes the state if it could not be written, then appends kept rows in order and writes the state without
@@ -340,7 +385,7 @@ internal sealed class SchoolGrain(
         {
             if (_stateUnwritten)
             {
-                await state.WriteStateAsync();
+                await WriteSchoolAsync();
                 _stateUnwritten = false;
             }
             var appended = 0;
@@ -365,7 +410,7 @@ internal sealed class SchoolGrain(
             }
             if (_stateUnwritten)
             {
-                await state.WriteStateAsync();
+                await WriteSchoolAsync();
                 _stateUnwritten = false;
             }
             if (S.UnwrittenTrail.Count == 0 && S.UnwrittenAudit.Count == 0)
@@ -382,10 +427,10 @@ internal sealed class SchoolGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (!_stateUnwritten) return;
+        if (!_stateUnwritten && S.UnwrittenTrail.Count == 0 && S.UnwrittenAudit.Count == 0) return;
         try
         {
-            await state.WriteStateAsync();
+            await WriteSchoolAsync();
         }
         catch (Exception e)
         {
@@ -416,17 +461,22 @@ internal sealed class SchoolGrain(
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
         var alert = move(alertId, by, note, Now);
         var audit = new AuditEntry { SchoolId = SchoolId, Actor = by, Action = action, Target = alertId, Details = note, At = Now };
-        try
+        if (S.UnwrittenAudit.Count > 0)
         {
-            await history.AppendAuditAsync(audit);
+            KeepAuditEntry(audit); // behind the kept ones, in order
         }
-        catch (Exception e)
+        else
         {
-            // The change is made: its audit entry is kept with the state written next, like the alert's trail row.
-            Log.AlertTrailNotWritten(logger, SchoolId, S.UnwrittenTrail.Count + S.UnwrittenAudit.Count + 1, TrailRetry, e);
-            if (S.UnwrittenAudit.Count >= MaxUnwrittenTrail) S.UnwrittenAudit.RemoveAt(0);
-            S.UnwrittenAudit.Add(audit);
-            ArmTrailRetry();
+            try
+            {
+                await history.AppendAuditAsync(audit);
+            }
+            catch (Exception e)
+            {
+                // The change is made: its audit entry is kept with the state written next, like the alert's trail row.
+                Log.AlertTrailNotWritten(logger, SchoolId, S.UnwrittenTrail.Count + 1, TrailRetry, e);
+                KeepAuditEntry(audit);
+            }
         }
         await AlertChangedAsync(alert, by, note);
         return AlertView.Of(alert);
@@ -456,7 +506,7 @@ internal sealed class SchoolGrain(
         foreach (var d in S.Devices.Values)
             if (d.Kind is DeviceKind.Door or DeviceKind.Sign) targets.Add(d);
         S.Lockdown.Begin(commandId, active, message, by, targets.Select(t => t.Id), now);
-        await state.WriteStateAsync();
+        await WriteSchoolAsync();
         await AuditAsync(by, active ? "lockdown.start" : "lockdown.lift", SchoolId, message);
         var command = new LockdownCommand { Id = commandId, Ts = now.ToUnixTimeMilliseconds(), Active = active, Message = message };
         foreach (var t in targets)
@@ -472,7 +522,7 @@ internal sealed class SchoolGrain(
     public async Task LockdownAcknowledged(string device, string commandId, bool ok, string? error)
     {
         if (!S.Lockdown.Acknowledge(device, commandId, ok, error, Now)) return;
-        await state.WriteStateAsync();
+        await WriteSchoolAsync();
         var view = LockdownViewOf();
         _observers.Notify(o => o.LockdownChanged(view));
     }
@@ -543,7 +593,7 @@ internal sealed class SchoolGrain(
             };
             await commands.PublishAsync(DeviceTopic.Command(SchoolId, d.Room, d.Kind, d.Id, CommandNames.Allowlist), command);
         }
-        await state.WriteStateAsync();
+        await WriteSchoolAsync();
         await ArmOffsetReminderAsync(now, next);
     }
 

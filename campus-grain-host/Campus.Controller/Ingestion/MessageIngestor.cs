@@ -92,31 +92,56 @@ public sealed class MessageIngestor(
         }
         catch (StorageUnavailableException e)
         {
-            Log.StorageUnavailable(logger, topic, e.Message);
+            if (_failureLog.TryTake(out var heldBack))
+            {
+                if (heldBack > 0) Log.FailuresNotLogged(logger, heldBack, _failureLog.PerWindow, _failureLog.Window);
+                Log.StorageUnavailable(logger, topic, e.Message);
+            }
             return IngestDisposition.Retry;
         }
         catch (Exception e) when (IsTransient(e))
         {
             // Storage or a call that may succeed next time: not acknowledged, so the device sends it again.
-            Log.IngestFailed(logger, topic, e);
+            if (_failureLog.TryTake(out var heldBack))
+            {
+                if (heldBack > 0) Log.FailuresNotLogged(logger, heldBack, _failureLog.PerWindow, _failureLog.Window);
+                Log.IngestFailed(logger, topic, e);
+            }
             return IngestDisposition.Retry;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // A message that makes a grain fail would fail again on every redelivery: count it and move on.
-            Log.IngestFailed(logger, topic, e);
-            metrics.Rejected("error");
-            return IngestDisposition.Rejected;
+            // A message that makes a grain fail would fail again on every redelivery (and, through an external
+            // broker, hold up every device's messages behind it): count it and move on.
+            return Reject(topic, sender, "error", $"{e.GetType().Name}: {e.Message}");
         }
     }
 
     /// <summary>
-    /// Failures that say nothing about the message: a timeout, a storage error (the history store's outage, a grain
-    /// state that could not be written or was changed behind the grain, a database or file error), a lost connection.
+    /// Failures that say nothing about the message, also when wrapped (a grain whose activation failed): a timeout,
+    /// a storage error (the history store's outage, a grain state that could not be read or written or was changed
+    /// behind the grain, a database or file error), a lost connection, a runtime that is stopping. A database that
+    /// refuses the data itself (PostgreSQL's classes 22, data exception, and 23, integrity) would refuse it again.
     /// </summary>
-    private static bool IsTransient(Exception e) =>
-        e is TimeoutException or InconsistentStateException or IOException or System.Data.Common.DbException
-            or System.Net.Sockets.SocketException or OperationCanceledException;
+    internal static bool IsTransient(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            switch (x)
+            {
+                case Npgsql.PostgresException pg:
+                    return !pg.SqlState.StartsWith("22", StringComparison.Ordinal) && !pg.SqlState.StartsWith("23", StringComparison.Ordinal);
+                case TimeoutException or InconsistentStateException or IOException or System.Data.Common.DbException
+                    or System.Net.Sockets.SocketException or OperationCanceledException or ObjectDisposedException
+                    or GrainRuntimeStoppedException or StorageUnavailableException:
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Storage failures are logged at most 20 per 10 s as well: an outage fails every message.</summary>
+    private readonly LogBudget _failureLog = new(time, 20, TimeSpan.FromSeconds(10));
 
     /// <summary>Rejections are counted one by one; at most 20 are logged per 10 s (devices decide how many there are).</summary>
     private readonly LogBudget _rejectionLog = new(time, 20, TimeSpan.FromSeconds(10));

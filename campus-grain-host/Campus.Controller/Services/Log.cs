@@ -40,6 +40,12 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Warning, "{Count} rejected messages were not logged (at most {PerWindow} lines per {Window}); campus.ingest.rejected counts every one by reason")]
     public static partial void RejectionsNotLogged(ILogger logger, long count, int perWindow, TimeSpan window);
 
+    [LoggerMessage(17, LogLevel.Warning, "{Count} failed ingestions were not logged (at most {PerWindow} lines per {Window})")]
+    public static partial void FailuresNotLogged(ILogger logger, long count, int perWindow, TimeSpan window);
+
+    [LoggerMessage(18, LogLevel.Error, "School {School}: the audit entry {Action} on {Target} at {At} is dropped: too many entries wait for storage")]
+    public static partial void AuditEntryDropped(ILogger logger, string school, string action, string target, DateTimeOffset at);
+
     [LoggerMessage(13, LogLevel.Warning, "Device {Device}: what is kept for a refused message's re-send could not be written now; it goes with the next state write")]
     public static partial void KeptForResendNotWritten(ILogger logger, string device, Exception exception);
 

@@ -171,7 +171,7 @@ internal sealed class GrainRuntime : IGrainFactory, IDisposable
                 continue;
             }
             if (_status != 1)
-                throw new InvalidOperationException(_status == 0
+                throw new GrainRuntimeStoppedException(_status == 0
                     ? "The grain runtime is not started yet; start the host (or TestGrainRuntime) before calling grains."
                     : "The grain runtime is stopping or stopped; no new activations are made.");
             var created = new Activation(this, id, info);
@@ -221,7 +221,7 @@ internal sealed class GrainRuntime : IGrainFactory, IDisposable
         }
         if (_status != 1)
         {
-            item.Fail(new InvalidOperationException($"The grain runtime stopped before the {item.Describe()} ran."));
+            item.Fail(new GrainRuntimeStoppedException($"The grain runtime stopped before the {item.Describe()} ran."));
             return;
         }
         try
