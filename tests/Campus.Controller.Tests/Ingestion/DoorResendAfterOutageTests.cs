@@ -240,11 +240,7 @@ public sealed class DoorResendAfterOutageTests
     public async Task What_a_refused_event_leaves_is_written_later_when_the_grain_storage_is_down_as_well()
     {
         var storage = new CountingStorage();
-        await using var s = await CampusScenario.StartAsync(o =>
-        {
-            CampusScenario.WithoutHeartbeatTimeouts(o);
-            o.ConfigureServices = services => services.AddKeyedSingleton<IGrainStorage>(GrainStorageNames.Default, storage);
-        });
+        await using var s = await CampusScenario.StartOnAsync(storage);
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(Topic, s.EventBytes("d1", "rex"), "d1"));
         var refused = s.EventBytes("d1", "rex");
         var door = s.Cluster.Device(DeviceKind.Door, "d1").GetGrainId();

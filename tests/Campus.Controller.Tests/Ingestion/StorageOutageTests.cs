@@ -64,9 +64,8 @@ public sealed class StorageOutageTests
     public async Task A_device_whose_stored_state_changed_behind_it_starts_again_from_the_store_instead_of_failing_every_write()
     {
         var storage = new CountingStorage();
-        await using var s = await CampusScenario.StartAsync(o =>
-            o.ConfigureServices = services => services.AddKeyedSingleton<IGrainStorage>(GrainStorageNames.Default, storage));
-        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        await using var s = await CampusScenario.StartOnAsync(storage);
+        var topic = CampusScenario.DoorEventTopic("d1");
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "rex"), "d1"));
 
         // A write whose commit went through while its answer was lost: the store holds a version this activation never saw.
@@ -106,7 +105,7 @@ public sealed class StorageOutageTests
     {
         await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
         var store = (InMemoryHistoryStore)s.Cluster.History;
-        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        var topic = CampusScenario.DoorEventTopic("d1");
 
         // The event's log entry and the school's state are stored; only the alert's row in the alert history is
         // refused. The change is durable with the row kept in the state, so the message is acknowledged.
@@ -134,7 +133,7 @@ public sealed class StorageOutageTests
     {
         await using var s = await CampusScenario.StartAsync(CampusScenario.WithoutHeartbeatTimeouts);
         var store = (InMemoryHistoryStore)s.Cluster.History;
-        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        var topic = CampusScenario.DoorEventTopic("d1");
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "forced"), "d1"));
         var alert = Assert.Single(await s.AlertsAsync());
 
@@ -156,12 +155,8 @@ public sealed class StorageOutageTests
     public async Task A_school_whose_stored_state_changed_behind_it_starts_again_from_the_store_instead_of_failing_every_write()
     {
         var storage = new CountingStorage();
-        await using var s = await CampusScenario.StartAsync(o =>
-        {
-            CampusScenario.WithoutHeartbeatTimeouts(o);
-            o.ConfigureServices = services => services.AddKeyedSingleton<IGrainStorage>(GrainStorageNames.Default, storage);
-        });
-        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        await using var s = await CampusScenario.StartOnAsync(storage);
+        var topic = CampusScenario.DoorEventTopic("d1");
         // A write whose commit went through while its answer was lost: the store holds a version the school never saw.
         var key = ("school", s.Cluster.School(CampusScenario.School).GetGrainId());
         storage.Rows[key] = (storage.Rows[key].Json, "written-but-not-answered");
@@ -177,12 +172,8 @@ public sealed class StorageOutageTests
     public async Task An_alert_whose_school_state_could_not_be_written_is_written_and_in_the_trail_once_the_grain_storage_is_back()
     {
         var storage = new CountingStorage();
-        await using var s = await CampusScenario.StartAsync(o =>
-        {
-            CampusScenario.WithoutHeartbeatTimeouts(o);
-            o.ConfigureServices = services => services.AddKeyedSingleton<IGrainStorage>(GrainStorageNames.Default, storage);
-        });
-        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        await using var s = await CampusScenario.StartOnAsync(storage);
+        var topic = CampusScenario.DoorEventTopic("d1");
         var school = s.Cluster.School(CampusScenario.School).GetGrainId();
         var forced = s.EventBytes("d1", "forced");
         storage.Refuse = (state, id) => id == school;
@@ -206,7 +197,7 @@ public sealed class StorageOutageTests
     {
         await using var s = await CampusScenario.StartAsync();
         var store = (InMemoryHistoryStore)s.Cluster.History;
-        var topic = DeviceTopic.Event(CampusScenario.School, CampusScenario.Room, DeviceKind.Door, "d1").ToString();
+        var topic = CampusScenario.DoorEventTopic("d1");
         var rex = s.EventBytes("d1", "rex");
 
         store.SimulatedOutage = "simulated disk full";

@@ -5,6 +5,9 @@ using Campus.Controller.Domain;
 using Campus.Controller.Grains;
 using Campus.Controller.Ingestion;
 using Campus.Controller.Testing;
+using Campus.Grains;
+using Campus.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Campus.Controller.Tests.Scenarios;
@@ -53,6 +56,16 @@ internal sealed class CampusScenario : IAsyncDisposable
             [new ZoneGrant("labs", new WeeklySchedule([TimeWindow.Parse("12345", "07:00", "18:00")]))]), "admin");
         return s;
     }
+
+    /// <summary>Starts the scenario, without heartbeat timeouts, on <paramref name="storage"/> as its grain storage.</summary>
+    public static Task<CampusScenario> StartOnAsync(IGrainStorage storage) => StartAsync(o =>
+    {
+        WithoutHeartbeatTimeouts(o);
+        o.ConfigureServices = services => services.AddKeyedSingleton(GrainStorageNames.Default, storage);
+    });
+
+    /// <summary>The event topic of a door of the scenario's room.</summary>
+    public static string DoorEventTopic(string door) => DeviceTopic.Event(School, Room, DeviceKind.Door, door).ToString();
 
     public async Task<DeviceCredentials> AddDeviceAsync(DeviceKind kind, string id, string room = Room)
     {
