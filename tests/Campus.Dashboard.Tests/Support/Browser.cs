@@ -42,7 +42,27 @@ public sealed class Browser : IAsyncDisposable
         await p.FillAsync("input[name=userName]", user);
         await p.FillAsync("input[name=password]", password);
         await p.ClickAsync("button[type=submit]");
-        await p.WaitForURLAsync("**" + page, new PageWaitForURLOptions { Timeout = 60_000 });
+        try
+        {
+            await p.WaitForURLAsync("**" + page, new PageWaitForURLOptions { Timeout = 60_000 });
+        }
+        catch (TimeoutException e)
+        {
+            // Say where the browser stands and keep a picture of it, so that a rare stall can be told apart from a refusal.
+            var shot = Screenshot($"sign-in-stalled-{user}-{DateTime.UtcNow:HHmmss}.png");
+            string text;
+            try
+            {
+                await p.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true, Timeout = 10_000 });
+                text = await p.Locator("body").InnerTextAsync(new LocatorInnerTextOptions { Timeout = 10_000 });
+            }
+            catch (Exception inner) when (inner is PlaywrightException or TimeoutException)
+            {
+                text = $"(the page could not be read: {inner.Message})";
+            }
+            throw new TimeoutException(
+                $"Signing in as {user} did not reach {page} within 60 s; the browser is at {p.Url} showing: {text[..Math.Min(text.Length, 300)]} (screenshot {shot})", e);
+        }
         if (waitForLive) await p.Locator("[data-live=on]").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
         return p;
     }
