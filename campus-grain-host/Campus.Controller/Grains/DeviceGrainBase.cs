@@ -1,3 +1,4 @@
+using System.Globalization;
 using Campus.Contracts;
 using Campus.Controller.Domain;
 using Campus.Controller.History;
@@ -29,6 +30,9 @@ internal class DeviceState
     public double? HumidityPct { get; set; }
     public bool? Occupied { get; set; }
     public EnergyCounter Counter { get; set; } = new();
+
+    /// <summary>Alert signals the school could not take, for messages whose log entries are stored; sent again first.</summary>
+    public List<AlertSignal> PendingSignals { get; set; } = [];
 }
 
 /// <summary>
@@ -100,7 +104,9 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             return IngestResult.Accepted;
         }
 
+        if (S.PendingSignals.Count > 0) await SendPendingSignalsAsync();
         var (boot, seq) = SequenceOf(message.Payload);
+        _current = (boot, seq);
         var pre = await PreSequenceCheckAsync(message, boot, seq);
         if (pre is { } early) return early;
 
@@ -278,6 +284,55 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
 
     protected Task SignalAsync(AlertSignal signal) => School.Signal(DeviceId, S.Room, signal);
 
+    /// <summary>The (boot, seq) of the message being applied.</summary>
+    private (uint Boot, uint Seq) _current;
+
+    /// <summary>At most this many signals wait for the school; beyond, the oldest is dropped (and logged as an error).</summary>
+    internal const int MaxPendingSignals = 16;
+
+    /// <summary>
+    /// Raises an alert for the current message once its log entry is stored. The message's re-send meets that entry
+    /// and raises nothing, so a signal the school could not take is kept with the device's state (the failing
+    /// message's path writes it) and sent again before the device's next message or tick. It carries the message's
+    /// (boot, seq) as its key, so that a signal that did reach the school's book is not counted twice.
+    /// </summary>
+    protected async Task SignalAfterLogAsync(AlertSignal signal)
+    {
+        var keyed = signal with { Key = string.Create(CultureInfo.InvariantCulture, $"{_current.Boot}/{_current.Seq}") };
+        try
+        {
+            await SignalAsync(keyed);
+        }
+        catch
+        {
+            if (S.PendingSignals.Count >= MaxPendingSignals)
+            {
+                Log.PendingSignalDropped(Services.Logger, DeviceId, S.PendingSignals[0].Type.ToString(), S.PendingSignals[0].Key ?? "");
+                S.PendingSignals.RemoveAt(0);
+            }
+            S.PendingSignals.Add(keyed);
+            throw;
+        }
+    }
+
+    private async Task SendPendingSignalsAsync()
+    {
+        while (S.PendingSignals.Count > 0)
+        {
+            try
+            {
+                await SignalAsync(S.PendingSignals[0]);
+            }
+            catch (Exception e)
+            {
+                Log.PendingSignalsNotSent(Services.Logger, DeviceId, S.PendingSignals.Count, e);
+                return;
+            }
+            S.PendingSignals.RemoveAt(0);
+            _dirty = true;
+        }
+    }
+
     private (bool Online, bool Known, DateTimeOffset LastSeen) PresenceNow => (S.Presence.Online, S.Presence.Known, S.Presence.LastSeen);
 
     /// <summary>
@@ -324,6 +379,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     public virtual async Task Tick()
     {
         if (!S.Provisioned) return;
+        if (S.PendingSignals.Count > 0) await SendPendingSignalsAsync();
         var timeout = Options.OfflineTimeout(S.Kind.ToWire());
         var silent = Now - S.Presence.LastSeen;
         if (S.Presence.Online && silent > timeout)

@@ -121,12 +121,12 @@ internal sealed class DoorGrain(
                     S.Entries++;
                     S.Door.Granted(now);
                     if (!await IsOpenAsync(now))
-                        await SignalAsync(new AlertSignal(AlertType.AfterHoursEntry, AlertSeverity.Warning,
+                        await SignalAfterLogAsync(new AlertSignal(AlertType.AfterHoursEntry, AlertSeverity.Warning,
                             $"Card {access.Card} entered after hours ({access.Source.ToWire()} decision)."));
                 }
                 else if (S.Denied.Denied(now, access.Card, Options.DeniedCardsThreshold, Options.DeniedCardsWindow) is { } denied)
                 {
-                    await SignalAsync(denied);
+                    await SignalAfterLogAsync(denied);
                 }
                 return IngestResult.Accepted;
             }
@@ -134,7 +134,7 @@ internal sealed class DoorGrain(
             {
                 if (!await LogEventAsync(message, ev, details: door.State.ToWire())) return IngestResult.Duplicate;
                 var signal = door.State == ContactState.Open ? S.Door.Opened(now, Options.Door) : S.Door.Closed(now);
-                if (signal is { } s) await SignalAsync(s);
+                if (signal is { } s) await SignalAfterLogAsync(s);
                 Services.Watch.SetDeadline(DeviceId, S.Kind, S.Door.NextDeadline(Options.Door));
                 DiscreteChange = true;
                 return IngestResult.Accepted;
@@ -145,11 +145,11 @@ internal sealed class DoorGrain(
                 return IngestResult.Accepted;
             case ForcedEvent:
                 if (!await LogEventAsync(message, ev)) return IngestResult.Duplicate;
-                await SignalAsync(new AlertSignal(AlertType.DoorForced, AlertSeverity.Critical, "The reader reports the door was forced open."));
+                await SignalAfterLogAsync(new AlertSignal(AlertType.DoorForced, AlertSeverity.Critical, "The reader reports the door was forced open."));
                 return IngestResult.Accepted;
             case HeldOpenEvent held:
                 if (!await LogEventAsync(message, ev, details: held.Stage.ToWire())) return IngestResult.Duplicate;
-                await SignalAsync(new AlertSignal(AlertType.DoorHeldOpen,
+                await SignalAfterLogAsync(new AlertSignal(AlertType.DoorHeldOpen,
                     held.Stage == Campus.Contracts.HeldOpenStage.Alarm ? AlertSeverity.Major : AlertSeverity.Warning,
                     $"The reader reports the door held open for {held.OpenS} s ({held.Stage.ToWire()})."));
                 return IngestResult.Accepted;

@@ -230,7 +230,10 @@ internal sealed class SchoolGrain(
         }
         else
         {
+            // The same signal sent again (a device's kept signal, after the first reached this book): nothing changes.
+            if (signal.Key is { } key && S.Alerts.FindActive(source, signal.Type) is { } active && active.LastSignalKey == key) return;
             var (alert, isNew) = S.Alerts.Raise(SchoolId, room, source, signal.Type, signal.Severity, signal.Message, now);
+            alert.LastSignalKey = signal.Key;
             changed = alert;
             if (isNew)
             {

@@ -169,6 +169,30 @@ public sealed class StorageOutageTests
     }
 
     [Fact]
+    public async Task A_door_forced_alert_the_school_lost_is_raised_once_when_the_door_sends_its_event_again()
+    {
+        var storage = new CountingStorage();
+        await using var s = await CampusScenario.StartOnAsync(storage);
+        var topic = CampusScenario.DoorEventTopic("d1");
+        // The event's log entry is stored, but the school's write meets a version changed behind it: the school starts
+        // again from what is stored, and the alert it had raised in memory is gone.
+        var key = ("school", s.Cluster.School(CampusScenario.School).GetGrainId());
+        storage.Rows[key] = (storage.Rows[key].Json, "written-but-not-answered");
+        var forced = s.EventBytes("d1", "forced");
+        Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, forced, "d1"));
+        Assert.Empty(await s.AlertsAsync());
+        Assert.Equal([AlertType.DoorForced], storage.Get<DoorGrainState>("device", "d1").PendingSignals.Select(p => p.Type));
+
+        // The re-send meets the stored log entry; the door sends the kept signal first.
+        Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, forced, "d1", dup: true));
+        var alert = Assert.Single(await s.AlertsAsync());
+        Assert.Equal((AlertType.DoorForced, 1), (alert.Type, alert.Count));
+        Assert.Empty(storage.Get<DoorGrainState>("device", "d1").PendingSignals);
+        var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
+        Assert.Equal("forced", Assert.Single(log).Entry.EventType);
+    }
+
+    [Fact]
     public async Task An_alert_whose_school_state_could_not_be_written_is_written_and_in_the_trail_once_the_grain_storage_is_back()
     {
         var storage = new CountingStorage();
