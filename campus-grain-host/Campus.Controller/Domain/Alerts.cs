@@ -54,9 +54,6 @@ public sealed class Alert
     public DateTimeOffset LastSeen { get; set; }
     public List<AlertTransition> History { get; set; } = [];
 
-    /// <summary>The key of the last signal that raised or repeated it (see <see cref="AlertSignal.Key"/>).</summary>
-    public string? LastSignalKey { get; set; }
-
     public bool IsActive => Status is AlertStatus.Open or AlertStatus.Acknowledged;
 
     public Alert Clone()

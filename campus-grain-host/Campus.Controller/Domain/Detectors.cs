@@ -3,10 +3,11 @@ namespace Campus.Controller.Domain;
 /// <summary>
 /// What a detector asks of the school's alert book: raise (or update) the alert of its type
 /// for the source, or, with <see cref="Clears"/>, resolve it because the condition ended.
-/// <see cref="Key"/>, when set, names what raised it (a device's boot and sequence number): the same
-/// signal sent again with the same key, while its alert is active, changes nothing.
+/// <see cref="Order"/>, when set, places the device message that raised it (boot * 2^32 + seq): a signal
+/// of the same source and type whose order is not after the last one applied changes nothing, so a
+/// signal sent again after its answer was lost is not counted twice.
 /// </summary>
-public readonly record struct AlertSignal(AlertType Type, AlertSeverity Severity, string Message, bool Clears = false, string? Key = null)
+public readonly record struct AlertSignal(AlertType Type, AlertSeverity Severity, string Message, bool Clears = false, long? Order = null)
 {
     public static AlertSignal Clear(AlertType type, string message) => new(type, AlertSeverity.Info, message, Clears: true);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Campus.Contracts;
 using Campus.Controller.Domain;
 using Campus.Controller.History;
@@ -107,6 +106,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
         if (S.PendingSignals.Count > 0) await SendPendingSignalsAsync();
         var (boot, seq) = SequenceOf(message.Payload);
         _current = (boot, seq);
+        _keptSignal = false;
         var pre = await PreSequenceCheckAsync(message, boot, seq);
         if (pre is { } early) return early;
 
@@ -139,7 +139,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             // like a duplicate of this one. (What was stored before the failure dedupes in the history.)
             S.Sequence.Restore(mark);
             _dirty = true;
-            if (TakeBackChecks())
+            if (TakeBackChecks() | _keptSignal)
             {
                 // What the checks keep for the re-send (a door's taken-back event, its answer) is written now, so a
                 // host that dies before its next write does not lose it. With the grain storage down as well, it
@@ -298,7 +298,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     /// </summary>
     protected async Task SignalAfterLogAsync(AlertSignal signal)
     {
-        var keyed = signal with { Key = string.Create(CultureInfo.InvariantCulture, $"{_current.Boot}/{_current.Seq}") };
+        var keyed = signal with { Order = ((long)_current.Boot << 32) | _current.Seq };
         try
         {
             await SignalAsync(keyed);
@@ -307,13 +307,17 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
         {
             if (S.PendingSignals.Count >= MaxPendingSignals)
             {
-                Log.PendingSignalDropped(Services.Logger, DeviceId, S.PendingSignals[0].Type.ToString(), S.PendingSignals[0].Key ?? "");
+                Log.PendingSignalDropped(Services.Logger, DeviceId, S.PendingSignals[0].Type.ToString(), S.PendingSignals[0].Order ?? 0);
                 S.PendingSignals.RemoveAt(0);
             }
             S.PendingSignals.Add(keyed);
+            _keptSignal = true;
             throw;
         }
     }
+
+    /// <summary>Whether the current message kept a signal for the school (written at once when the message fails).</summary>
+    private bool _keptSignal;
 
     private async Task SendPendingSignalsAsync()
     {

@@ -114,13 +114,15 @@ internal sealed class DoorGrain(
             case AccessEvent access:
             {
                 var granted = access.Result == AccessResult.Granted;
+                // Asked before the log entry is stored: once it is, a failure here would leave the re-send nothing to raise.
+                var afterHours = granted && !await IsOpenAsync(now);
                 if (!await LogEventAsync(message, ev, access.Card, null, access.Result.ToWire(), access.Reason.ToWire(), access.Source.ToWire(), access.Req))
                     return IngestResult.Duplicate;
                 if (granted)
                 {
                     S.Entries++;
                     S.Door.Granted(now);
-                    if (!await IsOpenAsync(now))
+                    if (afterHours)
                         await SignalAfterLogAsync(new AlertSignal(AlertType.AfterHoursEntry, AlertSeverity.Warning,
                             $"Card {access.Card} entered after hours ({access.Source.ToWire()} decision)."));
                 }

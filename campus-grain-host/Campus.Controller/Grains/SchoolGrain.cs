@@ -25,6 +25,9 @@ internal sealed class SchoolState
     /// <summary>Changes of alerts whose alert-history rows the history store refused (an outage), in order.</summary>
     public List<AlertSnapshot> UnwrittenTrail { get; set; } = [];
 
+    /// <summary>Per "source/type", the order of the last device signal applied (see <see cref="AlertSignal.Order"/>).</summary>
+    public Dictionary<string, long> SignalOrders { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Audit entries of users' actions on alerts that the history store refused, in order.</summary>
     public List<AuditEntry> UnwrittenAudit { get; set; } = [];
 }
@@ -230,10 +233,19 @@ internal sealed class SchoolGrain(
         }
         else
         {
-            // The same signal sent again (a device's kept signal, after the first reached this book): nothing changes.
-            if (signal.Key is { } key && S.Alerts.FindActive(source, signal.Type) is { } active && active.LastSignalKey == key) return;
+            if (signal.Order is { } order)
+            {
+                var key = string.Concat(source, "/", signal.Type.ToString());
+                if (S.SignalOrders.TryGetValue(key, out var last) && order <= last)
+                {
+                    // Sent again (a device's kept signal whose first sending reached this book) or older than one
+                    // applied already: nothing changes, but the device forgets it only once the state holds it.
+                    if (_stateUnwritten) await WriteSchoolAsync();
+                    return;
+                }
+                S.SignalOrders[key] = order;
+            }
             var (alert, isNew) = S.Alerts.Raise(SchoolId, room, source, signal.Type, signal.Severity, signal.Message, now);
-            alert.LastSignalKey = signal.Key;
             changed = alert;
             if (isNew)
             {

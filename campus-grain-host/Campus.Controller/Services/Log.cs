@@ -49,8 +49,8 @@ internal static partial class Log
     [LoggerMessage(19, LogLevel.Warning, "Device {Device}: {Count} alert signal(s) could not be sent to the school again; they stay kept")]
     public static partial void PendingSignalsNotSent(ILogger logger, string device, int count, Exception exception);
 
-    [LoggerMessage(20, LogLevel.Error, "Device {Device}: the kept {Type} alert signal of message {Key} is dropped: too many signals wait for the school")]
-    public static partial void PendingSignalDropped(ILogger logger, string device, string type, string key);
+    [LoggerMessage(20, LogLevel.Error, "Device {Device}: the kept {Type} alert signal of message order {Order} is dropped: too many signals wait for the school")]
+    public static partial void PendingSignalDropped(ILogger logger, string device, string type, long order);
 
     [LoggerMessage(13, LogLevel.Warning, "Device {Device}: what is kept for a refused message's re-send could not be written now; it goes with the next state write")]
     public static partial void KeptForResendNotWritten(ILogger logger, string device, Exception exception);

@@ -181,7 +181,9 @@ public sealed class StorageOutageTests
         var forced = s.EventBytes("d1", "forced");
         Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, forced, "d1"));
         Assert.Empty(await s.AlertsAsync());
-        Assert.Equal([AlertType.DoorForced], storage.Get<DoorGrainState>("device", "d1").PendingSignals.Select(p => p.Type));
+        var kept = Assert.Single(storage.Get<DoorGrainState>("device", "d1").PendingSignals);
+        Assert.Equal((AlertType.DoorForced, AlertSeverity.Critical, (1L << 32) | 1), (kept.Type, kept.Severity, kept.Order));
+        Assert.Contains("forced", kept.Message, StringComparison.Ordinal);
 
         // The re-send meets the stored log entry; the door sends the kept signal first.
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, forced, "d1", dup: true));
