@@ -3,9 +3,9 @@ namespace Campus.Controller.Domain;
 /// <summary>
 /// What a detector asks of the school's alert book: raise (or update) the alert of its type
 /// for the source, or, with <see cref="Clears"/>, resolve it because the condition ended.
-/// <see cref="Order"/>, when set, places the device message that raised it (boot * 2^32 + seq): a signal
-/// of the same source and type whose order is not after the last one applied changes nothing, so a
-/// signal sent again after its answer was lost is not counted twice.
+/// <see cref="Order"/>, when set, names the device message that raised it (boot * 2^32 + seq): a signal
+/// of the same source and type with the order of the last one applied changes nothing, so a signal
+/// sent again after its answer was lost is not counted twice.
 /// </summary>
 public readonly record struct AlertSignal(AlertType Type, AlertSeverity Severity, string Message, bool Clears = false, long? Order = null)
 {

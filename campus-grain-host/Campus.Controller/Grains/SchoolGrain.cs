@@ -236,10 +236,11 @@ internal sealed class SchoolGrain(
             if (signal.Order is { } order)
             {
                 var key = string.Concat(source, "/", signal.Type.ToString());
-                if (S.SignalOrders.TryGetValue(key, out var last) && order <= last)
+                if (S.SignalOrders.TryGetValue(key, out var last) && order == last)
                 {
-                    // Sent again (a device's kept signal whose first sending reached this book) or older than one
-                    // applied already: nothing changes, but the device forgets it only once the state holds it.
+                    // Sent again (a device's kept signal whose first sending reached this book): nothing changes,
+                    // but the device forgets it only once the state holds it. (Only the same order: a reader that
+                    // was replaced starts its boot count again, and its alerts must not be taken for old ones.)
                     if (_stateUnwritten) await WriteSchoolAsync();
                     return;
                 }
