@@ -29,9 +29,6 @@ internal class DeviceState
     public double? HumidityPct { get; set; }
     public bool? Occupied { get; set; }
     public EnergyCounter Counter { get; set; } = new();
-
-    /// <summary>Alert signals the school could not take, for messages whose log entries are stored; sent again first.</summary>
-    public List<AlertSignal> PendingSignals { get; set; } = [];
 }
 
 /// <summary>
@@ -103,10 +100,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             return IngestResult.Accepted;
         }
 
-        if (S.PendingSignals.Count > 0) await SendPendingSignalsAsync();
         var (boot, seq) = SequenceOf(message.Payload);
-        _current = (boot, seq);
-        _keptSignal = false;
         var pre = await PreSequenceCheckAsync(message, boot, seq);
         if (pre is { } early) return early;
 
@@ -139,7 +133,7 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
             // like a duplicate of this one. (What was stored before the failure dedupes in the history.)
             S.Sequence.Restore(mark);
             _dirty = true;
-            if (TakeBackChecks() | _keptSignal)
+            if (TakeBackChecks())
             {
                 // What the checks keep for the re-send (a door's taken-back event, its answer) is written now, so a
                 // host that dies before its next write does not lose it. With the grain storage down as well, it
@@ -284,58 +278,8 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
 
     protected Task SignalAsync(AlertSignal signal) => School.Signal(DeviceId, S.Room, signal);
 
-    /// <summary>The (boot, seq) of the message being applied.</summary>
-    private (uint Boot, uint Seq) _current;
-
-    /// <summary>At most this many signals wait for the school; beyond, the oldest is dropped (and logged as an error).</summary>
-    internal const int MaxPendingSignals = 16;
-
-    /// <summary>
-    /// Raises an alert for the current message once its log entry is stored. The message's re-send meets that entry
-    /// and raises nothing, so a signal the school could not take is kept with the device's state (the failing
-    /// message's path writes it) and sent again before the device's next message or tick. It carries the message's
-    /// (boot, seq) as its key, so that a signal that did reach the school's book is not counted twice.
-    /// </summary>
-    protected async Task SignalAfterLogAsync(AlertSignal signal)
-    {
-        var keyed = signal with { Order = ((long)_current.Boot << 32) | _current.Seq };
-        try
-        {
-            await SignalAsync(keyed);
-        }
-        catch
-        {
-            if (S.PendingSignals.Count >= MaxPendingSignals)
-            {
-                Log.PendingSignalDropped(Services.Logger, DeviceId, S.PendingSignals[0].Type.ToString(), S.PendingSignals[0].Order ?? 0);
-                S.PendingSignals.RemoveAt(0);
-            }
-            S.PendingSignals.Add(keyed);
-            _keptSignal = true;
-            throw;
-        }
-    }
-
-    /// <summary>Whether the current message kept a signal for the school (written at once when the message fails).</summary>
-    private bool _keptSignal;
-
-    private async Task SendPendingSignalsAsync()
-    {
-        while (S.PendingSignals.Count > 0)
-        {
-            try
-            {
-                await SignalAsync(S.PendingSignals[0]);
-            }
-            catch (Exception e)
-            {
-                Log.PendingSignalsNotSent(Services.Logger, DeviceId, S.PendingSignals.Count, e);
-                return;
-            }
-            S.PendingSignals.RemoveAt(0);
-            _dirty = true;
-        }
-    }
+    /// <summary>The state changed outside a message's write policy: it is written at the latest on deactivation.</summary>
+    protected void MarkStateChanged() => _dirty = true;
 
     private (bool Online, bool Known, DateTimeOffset LastSeen) PresenceNow => (S.Presence.Online, S.Presence.Known, S.Presence.LastSeen);
 
@@ -383,7 +327,6 @@ internal abstract class DeviceGrainBase<TState> : Grain, IDeviceGrain where TSta
     public virtual async Task Tick()
     {
         if (!S.Provisioned) return;
-        if (S.PendingSignals.Count > 0) await SendPendingSignalsAsync();
         var timeout = Options.OfflineTimeout(S.Kind.ToWire());
         var silent = Now - S.Presence.LastSeen;
         if (S.Presence.Online && silent > timeout)

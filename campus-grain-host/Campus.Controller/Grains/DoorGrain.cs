@@ -17,6 +17,9 @@ internal sealed class DoorGrainState : DeviceState
     public AccessAnswerBook Answers { get; set; } = new();
     public long Entries { get; set; }
     public long Rejected { get; set; }
+
+    /// <summary>Alert signals the school could not take, for events whose log entries are stored; sent again first.</summary>
+    public List<AlertSignal> PendingSignals { get; set; } = [];
 }
 
 /// <summary>
@@ -40,6 +43,9 @@ internal sealed class DoorGrain(
     protected override async ValueTask<IngestResult?> PreSequenceCheckAsync(DeviceMessage message, uint boot, uint seq)
     {
         _verified = null;
+        _keptSignal = false;
+        _current = (boot, seq);
+        if (S.PendingSignals.Count > 0) await SendPendingSignalsAsync();
         if (message.Payload is not DeviceEvent) return null;
         var key = S.HmacKey is null ? null : Convert.FromBase64String(S.HmacKey);
         var (verdict, guard) = verifier.Verify(DeviceId, message.Raw.Span, key, boot, seq, S.Guard);
@@ -89,11 +95,69 @@ internal sealed class DoorGrain(
     /// </summary>
     protected override bool TakeBackChecks()
     {
-        if (_verified is not { } e) return false;
-        // An access request's answer, when one was made, is already in S.Answers: it is written with the guard.
-        S.Guard = verifier.TakeBack(e.GuardBefore, e.Boot, e.Seq, e.Raw.Span);
+        var keep = _keptSignal;
+        _keptSignal = false;
+        if (_verified is { } e)
+        {
+            // An access request's answer, when one was made, is already in S.Answers: it is written with the guard.
+            S.Guard = verifier.TakeBack(e.GuardBefore, e.Boot, e.Seq, e.Raw.Span);
+            keep = true;
+        }
         _verified = null;
-        return true;
+        return keep;
+    }
+
+    /// <summary>The (boot, seq) of the message being applied.</summary>
+    private (uint Boot, uint Seq) _current;
+
+    /// <summary>Whether the current message kept a signal for the school (written at once when the message fails).</summary>
+    private bool _keptSignal;
+
+    /// <summary>At most this many signals wait for the school; beyond, the oldest is dropped (and logged as an error).</summary>
+    internal const int MaxPendingSignals = 16;
+
+    /// <summary>
+    /// Raises an alert for the current event once its log entry is stored. The event's re-send meets that entry and
+    /// raises nothing, so a signal the school could not take is kept with the door's state (the failing message's
+    /// path writes it) and sent again before the door's next message or tick. It carries the event's (boot, seq) as
+    /// its order, so that a signal that did reach the school's book is not counted twice.
+    /// </summary>
+    private async Task SignalAfterLogAsync(AlertSignal signal)
+    {
+        var ordered = signal with { Order = ((long)_current.Boot << 32) | _current.Seq };
+        try
+        {
+            await SignalAsync(ordered);
+        }
+        catch
+        {
+            if (S.PendingSignals.Count >= MaxPendingSignals)
+            {
+                Log.PendingSignalDropped(Services.Logger, DeviceId, S.PendingSignals[0].Type.ToString(), S.PendingSignals[0].Order ?? 0);
+                S.PendingSignals.RemoveAt(0);
+            }
+            S.PendingSignals.Add(ordered);
+            _keptSignal = true;
+            throw;
+        }
+    }
+
+    private async Task SendPendingSignalsAsync()
+    {
+        while (S.PendingSignals.Count > 0)
+        {
+            try
+            {
+                await SignalAsync(S.PendingSignals[0]);
+            }
+            catch (Exception e)
+            {
+                Log.PendingSignalsNotSent(Services.Logger, DeviceId, S.PendingSignals.Count, e);
+                return;
+            }
+            S.PendingSignals.RemoveAt(0);
+            MarkStateChanged();
+        }
     }
 
     private async Task<IngestResult> RejectReplayAsync(string description)
@@ -214,6 +278,7 @@ internal sealed class DoorGrain(
     {
         await base.Tick();
         if (!S.Provisioned) return;
+        if (S.PendingSignals.Count > 0) await SendPendingSignalsAsync();
         if (S.Door.Tick(Now, Options.Door) is { } signal)
         {
             await SignalAsync(signal);

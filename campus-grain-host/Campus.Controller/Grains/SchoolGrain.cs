@@ -285,11 +285,7 @@ internal sealed class SchoolGrain(
         };
         // Behind rows still kept, a row waits its turn: the timer appends them in order.
         var behind = S.UnwrittenTrail.Count > 0;
-        if (behind)
-        {
-            KeepTrailRow(row);
-            ArmTrailRetry();
-        }
+        if (behind) KeepTrailRow(row);
         try
         {
             await WriteSchoolAsync();
@@ -298,7 +294,6 @@ internal sealed class SchoolGrain(
         {
             if (!behind) KeepTrailRow(row);
             _stateUnwritten = true;
-            ArmTrailRetry();
             throw;
         }
         if (behind) return;
@@ -313,11 +308,9 @@ internal sealed class SchoolGrain(
         }
         KeepTrailRow(row);
         _stateUnwritten = true;
-        ArmTrailRetry();
         try
         {
             await WriteSchoolAsync();
-            _stateUnwritten = false;
         }
         catch (Exception e)
         {
@@ -357,24 +350,23 @@ internal sealed class SchoolGrain(
 
     private void KeepAuditEntry(AuditEntry entry)
     {
-        if (S.UnwrittenAudit.Count >= MaxUnwrittenTrail)
-        {
-            Log.AuditEntryDropped(logger, SchoolId, S.UnwrittenAudit[0].Action, S.UnwrittenAudit[0].Target, S.UnwrittenAudit[0].At);
-            S.UnwrittenAudit.RemoveAt(0);
-        }
-        S.UnwrittenAudit.Add(entry);
+        Keep(S.UnwrittenAudit, entry, dropped => Log.AuditEntryDropped(logger, SchoolId, dropped.Action, dropped.Target, dropped.At));
         _stateUnwritten = true; // until the state written next (AlertChangedAsync's) carries it
-        ArmTrailRetry();
     }
 
-    private void KeepTrailRow(AlertSnapshot row)
+    private void KeepTrailRow(AlertSnapshot row) =>
+        Keep(S.UnwrittenTrail, row, dropped => Log.AlertTrailDropped(logger, SchoolId, dropped.AlertId, dropped.ChangedAt));
+
+    /// <summary>Keeps an item for the timer to append, dropping (and reporting) the oldest beyond <see cref="MaxUnwrittenTrail"/>.</summary>
+    private void Keep<T>(List<T> kept, T item, Action<T> dropped)
     {
-        if (S.UnwrittenTrail.Count >= MaxUnwrittenTrail)
+        if (kept.Count >= MaxUnwrittenTrail)
         {
-            Log.AlertTrailDropped(logger, SchoolId, S.UnwrittenTrail[0].AlertId, S.UnwrittenTrail[0].ChangedAt);
-            S.UnwrittenTrail.RemoveAt(0);
+            dropped(kept[0]);
+            kept.RemoveAt(0);
         }
-        S.UnwrittenTrail.Add(row);
+        kept.Add(item);
+        ArmTrailRetry();
     }
 
     /// <summary>A timer that keeps the school active while rows are kept or its state is unwritten.</summary>
@@ -399,11 +391,7 @@ internal sealed class SchoolGrain(
     {
         try
         {
-            if (_stateUnwritten)
-            {
-                await WriteSchoolAsync();
-                _stateUnwritten = false;
-            }
+            if (_stateUnwritten) await WriteSchoolAsync();
             var appended = 0;
             try
             {
@@ -424,11 +412,7 @@ internal sealed class SchoolGrain(
             {
                 if (appended > 0) _stateUnwritten = true;
             }
-            if (_stateUnwritten)
-            {
-                await WriteSchoolAsync();
-                _stateUnwritten = false;
-            }
+            if (_stateUnwritten) await WriteSchoolAsync();
             if (S.UnwrittenTrail.Count == 0 && S.UnwrittenAudit.Count == 0)
             {
                 _trailTimer?.Dispose();

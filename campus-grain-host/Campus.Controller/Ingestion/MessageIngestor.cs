@@ -92,21 +92,13 @@ public sealed class MessageIngestor(
         }
         catch (StorageUnavailableException e)
         {
-            if (_failureLog.TryTake(out var heldBack))
-            {
-                if (heldBack > 0) Log.FailuresNotLogged(logger, heldBack, _failureLog.PerWindow, _failureLog.Window);
-                Log.StorageUnavailable(logger, topic, e.Message);
-            }
+            if (MayLogFailure()) Log.StorageUnavailable(logger, topic, e.Message);
             return IngestDisposition.Retry;
         }
         catch (Exception e) when (IsTransient(e))
         {
             // Storage or a call that may succeed next time: not acknowledged, so the device sends it again.
-            if (_failureLog.TryTake(out var heldBack))
-            {
-                if (heldBack > 0) Log.FailuresNotLogged(logger, heldBack, _failureLog.PerWindow, _failureLog.Window);
-                Log.IngestFailed(logger, topic, e);
-            }
+            if (MayLogFailure()) Log.IngestFailed(logger, topic, e);
             return IngestDisposition.Retry;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -142,6 +134,14 @@ public sealed class MessageIngestor(
 
     /// <summary>Storage failures are logged at most 20 per 10 s as well: an outage fails every message.</summary>
     private readonly LogBudget _failureLog = new(time, 20, TimeSpan.FromSeconds(10));
+
+    /// <summary>Whether the budget lets one more failure be logged; the first line after held-back ones says how many.</summary>
+    private bool MayLogFailure()
+    {
+        if (!_failureLog.TryTake(out var heldBack)) return false;
+        if (heldBack > 0) Log.FailuresNotLogged(logger, heldBack, _failureLog.PerWindow, _failureLog.Window);
+        return true;
+    }
 
     /// <summary>Rejections are counted one by one; at most 20 are logged per 10 s (devices decide how many there are).</summary>
     private readonly LogBudget _rejectionLog = new(time, 20, TimeSpan.FromSeconds(10));

@@ -70,7 +70,7 @@ public sealed class StorageOutageTests
 
         // A write whose commit went through while its answer was lost: the store holds a version this activation never saw.
         var key = ("device", s.Cluster.Device(DeviceKind.Door, "d1").GetGrainId());
-        storage.Rows[key] = (storage.Rows[key].Json, "written-but-not-answered");
+        storage.ChangeVersionBehind(key.Item1, key.Item2);
         var second = s.EventBytes("d1", "rex");
         Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, second, "d1"));
 
@@ -79,7 +79,7 @@ public sealed class StorageOutageTests
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "rex"), "d1"));
         var log = (await s.Cluster.History.GetAccessLogAsync(new AccessLogQuery(CampusScenario.School, DoorId: "d1"))).Items;
         Assert.Equal([1u, 2u, 3u], log.Select(e => e.Entry.Seq ?? 0).Order());
-        Assert.NotEqual("written-but-not-answered", storage.Rows[key].ETag);
+        Assert.NotEqual(CountingStorage.VersionChangedBehind, storage.Rows[key].ETag);
     }
 
     private static async Task<StoredAlertSnapshot[]> TrailAsync(CampusScenario s) =>
@@ -159,13 +159,13 @@ public sealed class StorageOutageTests
         var topic = CampusScenario.DoorEventTopic("d1");
         // A write whose commit went through while its answer was lost: the store holds a version the school never saw.
         var key = ("school", s.Cluster.School(CampusScenario.School).GetGrainId());
-        storage.Rows[key] = (storage.Rows[key].Json, "written-but-not-answered");
+        storage.ChangeVersionBehind(key.Item1, key.Item2);
         Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, s.EventBytes("d1", "forced"), "d1"));
 
         // The next alert goes to a new activation, which read the stored version: its write succeeds.
         Assert.Equal(IngestDisposition.Done, await s.SendRawAsync(topic, s.EventBytes("d1", "tamper", "\"state\":\"open\""), "d1"));
         Assert.Contains("Tamper", (await PersistedSchoolAsync(s)).Alerts.Alerts.Select(a => a.Type.ToString()));
-        Assert.NotEqual("written-but-not-answered", storage.Rows[key].ETag);
+        Assert.NotEqual(CountingStorage.VersionChangedBehind, storage.Rows[key].ETag);
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class StorageOutageTests
         // The event's log entry is stored, but the school's write meets a version changed behind it: the school starts
         // again from what is stored, and the alert it had raised in memory is gone.
         var key = ("school", s.Cluster.School(CampusScenario.School).GetGrainId());
-        storage.Rows[key] = (storage.Rows[key].Json, "written-but-not-answered");
+        storage.ChangeVersionBehind(key.Item1, key.Item2);
         var forced = s.EventBytes("d1", "forced");
         Assert.Equal(IngestDisposition.Retry, await s.SendRawAsync(topic, forced, "d1"));
         Assert.Empty(await s.AlertsAsync());

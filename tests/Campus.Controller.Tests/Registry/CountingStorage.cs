@@ -25,6 +25,12 @@ internal sealed class CountingStorage : IGrainStorage
 
     private int _refused;
 
+    /// <summary>The version <see cref="ChangeVersionBehind"/> gives a stored state.</summary>
+    public const string VersionChangedBehind = "written-but-not-answered";
+
+    /// <summary>Gives a stored state a version its grain never saw, as a write whose commit went through while its answer was lost would.</summary>
+    public void ChangeVersionBehind(string state, GrainId id) => Rows[(state, id)] = (Rows[(state, id)].Json, VersionChangedBehind);
+
     public void Put<T>(string state, GrainId id, T value) => Rows[(state, id)] = (JsonSerializer.SerializeToUtf8Bytes(value, Json), "legacy");
 
     public T Get<T>(string state) => JsonSerializer.Deserialize<T>(Rows.Single(r => r.Key.State == state).Value.Json, Json)!;
